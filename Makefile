@@ -1,0 +1,47 @@
+# Entry points for people and CI. Everything runs through the project's own virtualenv, which
+# `make` creates from pyproject.toml on first use.
+PYTHON ?= python3
+VENV ?= .venv
+KPB := $(VENV)/bin/kpb
+ENV ?= dev
+KPB_FLAGS ?=
+
+.PHONY: help vendor update build build-all check test lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+vendor: $(VENV)/.installed ## Make vendor/ exactly what jsonnetfile.lock.json pins
+	$(KPB) $(KPB_FLAGS) vendor
+
+update: $(VENV)/.installed ## Move dependencies to the newest commit of their version (DEPS=… to limit)
+	$(KPB) $(KPB_FLAGS) update $(DEPS)
+
+build: vendor ## Build manifests/$(ENV) (ENV=dev|stg|prd)
+	$(KPB) $(KPB_FLAGS) build $(ENV)
+
+build-all: vendor ## Build every environment
+	$(KPB) $(KPB_FLAGS) build --all
+
+check: vendor ## Fail when vendor/ or manifests/ differ from what the sources produce
+	$(KPB) $(KPB_FLAGS) vendor --verify
+	$(KPB) $(KPB_FLAGS) build --check --all
+
+test: $(VENV)/.installed ## Lint, type-check and run the test suite
+	$(VENV)/bin/ruff check kubeprom_build tests benchmarks
+	$(VENV)/bin/ruff format --check kubeprom_build tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -n auto --durations=20
+
+bench: $(VENV)/.installed ## Run the benchmarks (prints ratios against the reference pipelines)
+	$(VENV)/bin/python benchmarks/bench_vendor.py
+	$(VENV)/bin/python benchmarks/bench_build.py
+
+clean: ## Remove the virtualenv and caches (not vendor/ or manifests/)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

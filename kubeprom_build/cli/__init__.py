@@ -1,0 +1,7 @@
+"""Command-line interface: importing this package registers every command on the app."""
+
+from __future__ import annotations
+
+from kubeprom_build.cli.app import app, main, run
+
+__all__ = ["app", "main", "run"]

@@ -1,0 +1,1 @@
+"""Builders shared by the test modules (real git repositories, fixture projects)."""

@@ -1,0 +1,84 @@
+"""Atomic writes, directory swaps, confinement and the project lock."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kubeprom_build.errors import BusyError, ConfigError
+from kubeprom_build.fsutil import (
+    atomic_write_bytes,
+    confined_join,
+    enclosing_repo_root,
+    file_lock,
+    recover_dir,
+    replace_dir,
+    staging_dir,
+    write_if_changed,
+)
+
+
+def test_write_if_changed_keeps_mtime_when_bytes_equal(tmp_path: Path) -> None:
+    target = tmp_path / "f.txt"
+    assert write_if_changed(target, b"a")
+    os.utime(target, (1, 1))
+    assert not write_if_changed(target, b"a")
+    assert target.stat().st_mtime == 1
+    assert write_if_changed(target, b"b")
+    assert target.read_bytes() == b"b"
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
+    atomic_write_bytes(tmp_path / "x", b"data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+
+
+def test_replace_dir_swaps_whole_tree(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.yaml").write_text("old")
+    staged = staging_dir(target)
+    (staged / "new.yaml").write_text("new")
+    replace_dir(staged, target)
+    assert [p.name for p in target.iterdir()] == ["new.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_recover_dir_restores_tree_moved_aside(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    aside = tmp_path / ".out.kpb-old-123"
+    aside.mkdir()
+    (aside / "keep").write_text("x")
+    leftover = staging_dir(target)
+    recover_dir(target)
+    assert (target / "keep").read_text() == "x"
+    assert not leftover.exists()
+
+
+@pytest.mark.parametrize("bad", ["", "/etc/passwd", "../x", "a/../../x", "a\\b", "a\x00b", "~root"])
+def test_confined_join_rejects_escapes(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ConfigError):
+        confined_join(tmp_path, bad, "subdir")
+
+
+def test_confined_join_rejects_symlink_escape(tmp_path: Path) -> None:
+    (tmp_path / "link").symlink_to("/")
+    with pytest.raises(ConfigError, match="outside"):
+        confined_join(tmp_path, "link/etc", "name")
+
+
+def test_enclosing_repo_root_finds_git_dir(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    assert enclosing_repo_root(nested) == tmp_path.resolve()
+
+
+def test_file_lock_is_exclusive(tmp_path: Path) -> None:
+    lock = tmp_path / "lock"
+    with file_lock(lock, "project"), pytest.raises(BusyError, match="project"):
+        # flock locks are per open file description, so a second open in-process conflicts too.
+        with file_lock(lock, "project"):
+            pass
