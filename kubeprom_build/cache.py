@@ -1,0 +1,173 @@
+"""The user-level cache of git objects: one blob-less bare repository per remote.
+
+Every project and every subdir of a remote share one entry, so grafana/grafana costs its
+commits and trees once plus the blobs of the folders actually vendored. An entry is created
+with pre-commit's recipe (check → file lock → check again → build in a temp dir → publish by
+rename) and later fetches happen under the same lock, so concurrent runs and Ctrl-C never leave
+a broken entry. A commit already cached never touches the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubeprom_build import fsutil, git
+from kubeprom_build.errors import GitError
+
+log = logging.getLogger("kpb")
+
+SHA_REF = "refs/kpb/sha/"
+LOCK_WAIT_SECONDS = 600.0
+ALL_REFS = ["+refs/heads/*:refs/kpb/heads/*", "+refs/tags/*:refs/kpb/tags/*"]
+
+
+def cache_root() -> Path:
+    """``$KPB_CACHE``, else ``$XDG_CACHE_HOME/kpb``, else ``~/.cache/kpb``."""
+    explicit = os.environ.get("KPB_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "kpb"
+
+
+def entry_name(remote: str) -> str:
+    """A readable, collision-free directory name for ``remote``."""
+    tail = re.sub(r"^[a-z+]+://", "", remote.lower()).removesuffix(".git")
+    slug = re.sub(r"[^a-z0-9._-]+", "-", tail).strip("-.")[-60:] or "remote"
+    digest = hashlib.sha256(remote.encode()).hexdigest()[:12]
+    return f"{slug}-{digest}"
+
+
+@dataclass(frozen=True)
+class GitCache:
+    """Fetch and extract packages through the cache; ``offline`` forbids any network access."""
+
+    root: Path = field(default_factory=cache_root)
+    offline: bool = False
+
+    def repo_path(self, remote: str) -> Path:
+        return self.root / "repos" / entry_name(remote)
+
+    def _lock(self, remote: str) -> contextlib.AbstractContextManager[None]:
+        path = self.root / "locks" / f"{entry_name(remote)}.lock"
+        return fsutil.file_lock(path, f"cache entry for {remote}", LOCK_WAIT_SECONDS)
+
+    def resolve(self, remote: str, version: str) -> str:
+        """The sha to lock for ``version``: what ``git ls-remote`` reports, as jb records it."""
+        git.check_remote(remote)
+        git.check_ref(version)
+        if git.SHA_RE.match(version):
+            return version
+        if self.offline:
+            raise GitError(
+                f"{remote}@{version} is not locked and resolving a branch or tag needs the "
+                "network; run without --offline"
+            )
+        sha = git.ls_remote(remote, version)
+        if sha is None:
+            raise GitError(f"version {version!r} does not exist in {remote}")
+        return sha
+
+    def has(self, remote: str, sha: str) -> bool:
+        """True when ``sha`` was fetched before (decided from refs alone: no network)."""
+        repo = self.repo_path(remote)
+        return repo.is_dir() and f"{SHA_REF}{sha}" in git.refs(repo, SHA_REF)
+
+    def commit(self, remote: str, sha: str) -> tuple[Path, str]:
+        """Make ``sha`` (commit or tag object) available; returns the repo and the commit."""
+        git.check_remote(remote)
+        git.check_ref(sha)
+        if not self.has(remote, sha):
+            if self.offline:
+                raise GitError(
+                    f"{remote} at {sha} is not in the cache ({self.root}); run without --offline"
+                )
+            with self._lock(remote):
+                self._fetch_locked(remote, sha)
+        repo = self.repo_path(remote)
+        return repo, git.peel_commit(repo, sha)
+
+    def _fetch_locked(self, remote: str, sha: str) -> None:
+        repo = self.repo_path(remote)
+        fsutil.recover_dir(repo)
+        if repo.is_dir():
+            if not self.has(remote, sha):
+                _fetch_sha(repo, remote, sha)
+            return
+        staged = fsutil.staging_dir(repo)
+        try:
+            git.init_bare(staged, remote)
+            _fetch_sha(staged, remote, sha)
+            os.rename(staged, repo)
+        except BaseException:
+            fsutil.remove_tree(staged)
+            raise
+
+    def export(self, remote: str, sha: str, subdir: str, dest: Path) -> str:
+        """Extract ``subdir`` at ``sha`` into the empty directory ``dest``; returns the commit.
+
+        Only the blobs below ``subdir`` are fetched, in one request.
+        """
+        repo, commit = self.commit(remote, sha)
+        specs = [f"{commit}:{subdir}" if subdir else f"{commit}^{{tree}}"]
+        missing = git.missing_objects(repo, specs)
+        if missing is None:
+            raise GitError(f"subdir {subdir!r} does not exist in {remote} at {sha}")
+        if missing:
+            if self.offline:
+                raise GitError(
+                    f"{len(missing)} files of {remote} {subdir!r} at {sha} are not in the cache; "
+                    "run without --offline"
+                )
+            with self._lock(remote):
+                _fetch_blobs(repo, remote, missing, subdir)
+        git.archive(repo, commit, subdir, dest, what=f"{remote} {subdir!r} at {sha}")
+        return commit
+
+    def read_file(self, remote: str, sha: str, path: str) -> bytes | None:
+        """One file of the repository at ``sha`` (e.g. its root lock), or None if absent."""
+        repo, commit = self.commit(remote, sha)
+        with self._lock(remote):
+            return git.read_blob(repo, commit, path, offline=self.offline)
+
+
+def _fetch_sha(repo: Path, remote: str, sha: str) -> None:
+    """Fetch one commit shallowly by sha; fall back to all branches and tags like jb does.
+
+    The fallback only runs for servers that refuse unadvertised wants (protocol v0 without
+    ``allowAnySHA1InWant``); a sha the server does not know fails at once, touching nothing.
+    """
+    ref = f"+{sha}:{SHA_REF}{sha}"
+    try:
+        git.fetch(repo, [ref], depth=1, what=f"cannot fetch {sha} from {remote}")
+        return
+    except GitError as err:
+        if "not our ref" in str(err):
+            raise GitError(f"version {sha} does not exist in {remote}") from None
+        if "unadvertised" not in str(err):
+            raise
+        log.debug("shallow fetch of %s refused (%s); fetching everything", sha, err)
+    git.fetch(repo, ALL_REFS, depth=None, what=f"cannot fetch {remote}")
+    try:
+        git.peel_commit(repo, sha, offline=True)
+    except GitError:
+        raise GitError(f"version {sha} does not exist in {remote}") from None
+    git.update_ref(repo, f"{SHA_REF}{sha}", sha)
+
+
+def _fetch_blobs(repo: Path, remote: str, oids: list[str], subdir: str) -> None:
+    """Fetch the blobs a subdir needs; servers refusing blob wants get a full re-fetch."""
+    what = f"cannot fetch {remote} {subdir!r}"
+    try:
+        git.fetch_objects(repo, oids, what=what)
+    except GitError as err:
+        if "unadvertised" not in str(err):
+            raise
+        git.fetch(repo, ALL_REFS, depth=None, what=what, refetch=True)

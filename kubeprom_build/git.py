@@ -1,0 +1,332 @@
+"""The only module that runs git: thin wrappers with a cleaned, non-interactive environment.
+
+Every value that reaches git here may come from a hostile jsonnetfile (a transitive one, even),
+so remotes and refs are validated before use, refs travel only after ``--`` or inside explicit
+refspecs, dangerous transports are disabled, hooks and templates are switched off and git can
+never prompt. The user's own global config (credentials, ``url.<base>.insteadOf``, proxies)
+still applies, which is how mirrors and private remotes keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from kubeprom_build.errors import ConfigError, GitError
+
+log = logging.getLogger("kpb")
+
+SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_SAFE_ENV = re.compile(
+    r"^GIT_(SSH|SSH_COMMAND|SSH_VARIANT|SSL_CAINFO|SSL_CAPATH|SSL_NO_VERIFY|ASKPASS"
+    r"|HTTP_PROXY_AUTHMETHOD|PROXY_COMMAND|CONFIG_GLOBAL|CONFIG_NOSYSTEM|CONFIG_SYSTEM"
+    r"|CONFIG_COUNT|CONFIG_KEY_\d+|CONFIG_VALUE_\d+|TRACE\w*|CURL_VERBOSE|EXEC_PATH"
+    r"|(AUTHOR|COMMITTER)_(NAME|EMAIL|DATE))$"
+)
+_ALLOWED_PROTOCOLS = ("file", "https", "ssh", "git")
+_EMPTY_TEMPLATE = Path(os.devnull)
+
+
+def base_config(*, offline: bool = False) -> list[str]:
+    """``-c`` options for every git call: no ext::, no hooks, no auto-gc, no prompts.
+
+    Offline, every transport is forbidden, so even a lazy partial-clone fetch cannot reach out.
+    """
+    opts = ["protocol.allow=never", "core.hooksPath=/dev/null", "gc.auto=0"]
+    opts += ["maintenance.auto=false", "advice.detachedHead=false", "protocol.ext.allow=never"]
+    if not offline:
+        opts += [f"protocol.{name}.allow=always" for name in _ALLOWED_PROTOCOLS]
+    args: list[str] = []
+    for opt in opts:
+        args += ["-c", opt]
+    return args
+
+
+def clean_env() -> dict[str, str]:
+    """The caller's environment minus every GIT_* variable that could redirect or inject.
+
+    GIT_DIR, GIT_WORK_TREE, GIT_CONFIG_PARAMETERS, GIT_ALLOW_PROTOCOL and friends would let
+    the surroundings (a hook, an IDE) point our commands at another repository or re-enable
+    transports; credentials, ssh and proxy settings are kept.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or _SAFE_ENV.match(k)}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_PROTOCOL_FROM_USER"] = "0"
+    env["LC_ALL"] = "C"
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    return env
+
+
+def check_remote(remote: str) -> str:
+    """Refuse remotes that git would treat as options or as program-running transports."""
+    lowered = remote.lower()
+    if not remote or remote.startswith("-") or "\x00" in remote or "\n" in remote:
+        raise ConfigError(f"remote {remote!r} is not a valid git remote")
+    if "::" in lowered.split("/", 1)[0] or lowered.startswith(("ext:", "fd:")):
+        raise ConfigError(f"remote {remote!r} uses a forbidden git transport")
+    return remote
+
+
+def check_ref(ref: str) -> str:
+    """Refuse refs that could be read as options (``--upload-pack=…``) or break refspecs."""
+    if not ref or ref.startswith("-") or any(c in ref for c in "\x00\n :^~?*[\\"):
+        raise ConfigError(f"version {ref!r} is not a valid git ref or commit")
+    return ref
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished git command printed."""
+
+    stdout: bytes
+    stderr: str
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    offline: bool = False,
+    input_bytes: bytes | None = None,
+    what: str,
+) -> Result:
+    """Run one git command; on failure raise :class:`GitError` naming ``what`` failed."""
+    argv = ["git", *base_config(offline=offline), *args]
+    log.debug("git %s (in %s)", " ".join(args), cwd)
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=clean_env(),
+        input=input_bytes,
+        stdin=None if input_bytes is not None else subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
+    err = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise GitError(f"{what}: {_last_line(err) or f'git exited with {proc.returncode}'}")
+    return Result(proc.stdout, err)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (fatal or lines or [""])[-1]
+
+
+def ls_remote(remote: str, ref: str) -> str | None:
+    """The sha jb records for ``ref``: the first heads/tags match, tag objects unpeeled.
+
+    ``--refs`` hides the peeled ``^{}`` lines, so an annotated tag yields its tag-object sha
+    exactly like jb's GitHub path; heads sort before tags, and patterns match ref tails.
+    """
+    out = run(
+        [
+            "ls-remote",
+            "--heads",
+            "--tags",
+            "--refs",
+            "--quiet",
+            "--",
+            check_remote(remote),
+            check_ref(ref),
+        ],
+        what=f"cannot list refs of {remote}",
+    ).stdout.decode()
+    for line in out.splitlines():
+        sha = line.split("\t", 1)[0].strip()
+        if SHA_RE.match(sha):
+            return sha
+    return None
+
+
+def init_bare(path: Path, remote: str) -> None:
+    """Create a bare repository whose ``origin`` is ``remote``, with no template (no hooks)."""
+    run(
+        ["init", "--bare", "--quiet", f"--template={_EMPTY_TEMPLATE}", "--", str(path)],
+        what=f"cannot create cache repository {path}",
+    )
+    run(["config", "remote.origin.url", check_remote(remote)], cwd=path, what="git config")
+
+
+def fetch(
+    repo: Path, refspecs: Sequence[str], *, depth: int | None, what: str, refetch: bool = False
+) -> None:
+    """Fetch explicit refspecs from ``origin`` as a blob-less partial clone.
+
+    Servers without filter support simply send the blobs too (git prints a warning), so no
+    separate fallback is needed for them. ``refetch`` gets everything again, blobs included,
+    for servers that cannot serve single blobs.
+    """
+    args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no"]
+    args += ["--refetch", "--no-filter"] if refetch else ["--filter=blob:none"]
+    if depth is not None:
+        args.append(f"--depth={depth}")
+    run([*args, "origin", *refspecs], cwd=repo, what=what)
+
+
+def fetch_objects(repo: Path, oids: Sequence[str], *, what: str) -> None:
+    """Fetch exactly these objects (the blobs a subdir needs), as git's own lazy fetch does."""
+    if not oids:
+        return
+    run(
+        [
+            "-c",
+            "fetch.negotiationAlgorithm=noop",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--recurse-submodules=no",
+            "--filter=blob:none",
+            "--stdin",
+            "origin",
+        ],
+        cwd=repo,
+        input_bytes="".join(f"{oid}\n" for oid in oids).encode(),
+        what=what,
+    )
+
+
+def refs(repo: Path, prefix: str) -> dict[str, str]:
+    """Map refname → sha for the refs under ``prefix``; reads refs only, never objects."""
+    out = run(
+        ["for-each-ref", "--format=%(refname) %(objectname)", "--", prefix],
+        cwd=repo,
+        offline=True,
+        what=f"cannot read refs of {repo}",
+    ).stdout.decode()
+    return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+
+def update_ref(repo: Path, ref: str, sha: str) -> None:
+    """Point ``ref`` at ``sha`` so the objects stay reachable (and visible to :func:`refs`)."""
+    run(["update-ref", "--no-deref", ref, sha], cwd=repo, offline=True, what="git update-ref")
+
+
+def peel_commit(repo: Path, sha: str, *, offline: bool = True) -> str:
+    """The commit a sha denotes: itself, or what an annotated tag points at."""
+    out = run(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{check_ref(sha)}^{{commit}}"],
+        cwd=repo,
+        offline=offline,
+        what=f"{sha} is not a commit or tag in {repo.name}",
+    )
+    return out.stdout.decode().strip()
+
+
+def missing_objects(repo: Path, specs: Sequence[str]) -> list[str] | None:
+    """Objects reachable from ``specs`` (e.g. ``<commit>:<subdir>``) that the partial clone
+    lacks; None when a spec does not name an object.
+
+    ``rev-list --missing=print`` walks the trees we have and lists absent blobs without trying
+    to fetch them, so this is how "already cached, no network" is decided.
+    """
+    try:
+        out = run(
+            ["rev-list", "--objects", "--missing=print", *specs, "--"],
+            cwd=repo,
+            offline=True,
+            what="git rev-list",
+        ).stdout.decode()
+    except GitError:
+        return None
+    return [line[1:].split()[0] for line in out.splitlines() if line.startswith("?")]
+
+
+def tree_entry(repo: Path, commit: str, path: str) -> str | None:
+    """The object id of ``path`` at ``commit`` (trees only are read), or None if absent."""
+    out = run(
+        ["ls-tree", "--full-tree", "-z", commit, "--", path],
+        cwd=repo,
+        offline=True,
+        what="git ls-tree",
+    ).stdout.decode()
+    for entry in out.split("\0"):
+        meta, _, name = entry.partition("\t")
+        if name == path:
+            return meta.split()[2]
+    return None
+
+
+def read_blob(repo: Path, commit: str, path: str, *, offline: bool) -> bytes | None:
+    """The bytes of ``path`` at ``commit``, or None; a missing blob is fetched lazily by git."""
+    oid = tree_entry(repo, commit, path)
+    if oid is None:
+        return None
+    return run(
+        ["cat-file", "blob", oid], cwd=repo, offline=offline, what=f"cannot read {path}"
+    ).stdout
+
+
+def archive(repo: Path, commit: str, subdir: str, dest: Path, what: str) -> None:
+    """Extract ``subdir`` of ``commit`` into ``dest`` (which must exist and be empty).
+
+    The tree ``<commit>:<subdir>`` is archived, not ``<commit> -- <subdir>``: with a pathspec,
+    git 2.39 reads every blob of the commit, defeating the partial clone. ``export-ignore``
+    from ``.gitattributes`` inside the subdir still applies, like the GitHub tarballs jb uses.
+    Members are checked one by one: only files, directories and symlinks that stay inside the
+    package are written.
+    """
+    tree = f"{commit}:{subdir}" if subdir else f"{commit}^{{tree}}"
+    argv = ["git", *base_config(offline=True), "archive", "--format=tar", tree, "--"]
+    proc = subprocess.Popen(
+        argv,
+        cwd=repo,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            _extract(tar, dest, what)
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+        code = proc.wait()
+    if code != 0:
+        raise GitError(f"{what}: {_last_line(err) or 'git archive failed'}")
+
+
+def _extract(tar: tarfile.TarFile, dest: Path, what: str) -> None:
+    for member in tar:
+        if member.type == tarfile.XGLTYPE or member.name == "pax_global_header":
+            continue
+        rel = PurePosixPath(member.name)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise GitError(f"{what}: unsafe archive member {member.name!r}")
+        target = dest.joinpath(*rel.parts)
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif member.issym():
+            _check_link(rel, member.linkname, what)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(member.linkname, target)
+        elif member.isfile():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_member(tar, member, target)
+        # gitlinks (submodules) and anything else carry no content: skipped like jb does.
+
+
+def _check_link(rel: PurePosixPath, link: str, what: str) -> None:
+    """A symlink inside a package must point inside the package (the issue's hostile input)."""
+    joined = os.path.normpath(os.path.join(str(rel.parent), link))
+    if link.startswith("/") or joined == ".." or joined.startswith("../"):
+        raise ConfigError(f"{what}: symlink {rel} points outside the package ({link})")
+
+
+def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+    source = tar.extractfile(member)
+    assert source is not None
+    with source, open(target, "xb") as out:
+        while chunk := source.read(1 << 20):
+            out.write(chunk)
+    os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
