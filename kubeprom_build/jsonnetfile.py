@@ -1,0 +1,361 @@
+"""jsonnetfile.json and jsonnetfile.lock.json: one model, read from v0 or v1, written as jb writes.
+
+Teams switch from jb to kpb only if the files come out byte-identical, so :func:`dumps` copies
+Go's ``json.MarshalIndent`` output (key order, escaping, sorting) and :func:`parse` converts v0
+exactly as jb does (jb-compat §1, §2, §6). Because these files can come from any vendored
+package, :func:`parse` also refuses every value that could make git run a program or make a
+path leave ``vendor/``, naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+from kubeprom_build import uri
+from kubeprom_build.errors import ConfigError
+from kubeprom_build.fsutil import atomic_write_bytes
+
+log = logging.getLogger("kpb")
+
+FILE = "jsonnetfile.json"
+LOCK_FILE = "jsonnetfile.lock.json"
+_SUM = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Go's encoding/json escapes these even with ensure_ascii off, to keep JSON safe in HTML/JS.
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_GO_ESCAPE_RE = re.compile("[<>&\u2028\u2029]")
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """A package inside a git repository.
+
+    ``remote`` is canonical as jb writes it (``https://HOST/USER/REPO.git`` or
+    ``ssh://git@HOST/USER/REPO.git``), or verbatim for ``file://`` URLs and paths, which jb
+    cannot use (see :func:`kubeprom_build.uri.remote_name_parts` for how those are named).
+    ``subdir`` is clean: no leading or trailing '/', no '.', "" for the repository root.
+    """
+
+    remote: str
+    subdir: str = ""
+
+    @property
+    def repo_name(self) -> str:
+        """``HOST/USER/REPO``: the name of the repository root."""
+        return uri.remote_name_parts(self.remote).name
+
+    @property
+    def name(self) -> str:
+        return self.repo_name + (f"/{self.subdir}" if self.subdir else "")
+
+    @property
+    def default_legacy_name(self) -> str:
+        """Last component of ``REPO/SUBDIR`` (jb's ``filepath.Base``)."""
+        repo = uri.remote_name_parts(self.remote).repo
+        return posixpath.basename(f"{repo}/{self.subdir}".rstrip("/"))
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """A package in a directory of the project, written relative to the file that names it."""
+
+    directory: str
+
+    @property
+    def name(self) -> str:
+        """Basename of the directory: jb names local packages after the folder."""
+        return posixpath.basename(posixpath.normpath(self.directory))
+
+    @property
+    def default_legacy_name(self) -> str:
+        return self.name
+
+    def check(self) -> None:
+        """Refuse directories that cannot name a package; the boundary check is vendor's job."""
+        if not self.directory or _CONTROL.search(self.directory):
+            raise ConfigError(f"directory {self.directory!r} is empty or has control characters")
+        if "\\" in self.directory:
+            raise ConfigError(f"directory {self.directory!r} must use '/' separators")
+        if self.name in ("", ".", ".."):
+            raise ConfigError(f"directory {self.directory!r} does not name a package folder")
+
+    def path_under(self, base: Path) -> Path:
+        """Where the directory is when read relative to ``base``, joined the way Go joins.
+
+        Go's ``filepath.Join`` treats a leading '/' as relative, so jb does too. The result is
+        not yet checked against any boundary.
+        """
+        return base.joinpath(posixpath.normpath(self.directory).lstrip("/") or ".")
+
+
+Source = GitSource | LocalSource
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One entry of a jsonnetfile or lock (jb-compat §1.1)."""
+
+    source: Source
+    version: str = ""
+    sum: str = ""
+    single: bool = False
+    legacy_name_override: str = ""  # the JSON ``name`` field
+
+    @property
+    def name(self) -> str:
+        """The vendor path and lock key (jb-compat §2)."""
+        return self.source.name
+
+    @property
+    def default_legacy_name(self) -> str:
+        return self.source.default_legacy_name
+
+    @property
+    def legacy_name(self) -> str:
+        """The ``vendor/<legacy name>`` symlink name: the override, else the default (§6)."""
+        return self.legacy_name_override or self.source.default_legacy_name
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.source, LocalSource)
+
+    def without_default_override(self) -> Dependency:
+        """jb's CleanLegacyName: an override equal to the default is not worth keeping."""
+        if self.legacy_name_override and self.legacy_name_override == self.default_legacy_name:
+            return replace(self, legacy_name_override="")
+        return self
+
+
+@dataclass(frozen=True)
+class JsonnetFile:
+    """A parsed jsonnetfile or lock. Dependency names are unique; order is file order."""
+
+    dependencies: tuple[Dependency, ...] = ()
+    legacy_imports: bool = True
+
+    def get(self, name: str) -> Dependency | None:
+        return next((d for d in self.dependencies if d.name == name), None)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.dependencies)
+
+    def with_dependency(self, dep: Dependency) -> JsonnetFile:
+        """Set ``dep`` like jb's ordered map: replace the same name in place, else append."""
+        deps = list(self.dependencies)
+        for index, existing in enumerate(deps):
+            if existing.name == dep.name:
+                deps[index] = dep
+                return replace(self, dependencies=tuple(deps))
+        return replace(self, dependencies=(*deps, dep))
+
+    def without(self, name: str) -> JsonnetFile:
+        return replace(self, dependencies=tuple(d for d in self.dependencies if d.name != name))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Fields:
+    """Typed access to one JSON object, with errors that carry the file and field path."""
+
+    def __init__(self, obj: object, where: str, origin: str) -> None:
+        self.origin = origin
+        self.where = where
+        if not isinstance(obj, dict):
+            self.fail(f"expected an object, got {_json_type(obj)}")
+        self.obj: dict[str, Any] = obj
+
+    def fail(self, problem: str, key: str = "") -> NoReturn:
+        field = ".".join(part for part in (self.where, key) if part)
+        raise ConfigError(f"{self.origin}: {field or 'top level'}: {problem}")
+
+    def get(self, key: str, kind: type, default: Any) -> Any:
+        """The value of ``key``; a missing key or ``null`` gives ``default`` (Go leaves zero)."""
+        value = self.obj.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.fail(f"expected {kind.__name__}, got {_json_type(value)}", key)
+        return value
+
+    def child(self, key: str) -> _Fields | None:
+        value = self.obj.get(key)
+        path = f"{self.where}.{key}" if self.where else key
+        return None if value is None else _Fields(value, path, self.origin)
+
+    def check(self, key: str, value: str, checker: Callable[[str], object]) -> None:
+        try:
+            checker(value)
+        except ConfigError as exc:
+            self.fail(str(exc), key)
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse(data: bytes, origin: str) -> JsonnetFile:
+    """Read a v0 or v1 jsonnetfile/lock; v0 is converted to v1 as jb converts it (§1.1)."""
+    if not data:
+        return JsonnetFile()
+    try:
+        top = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{origin}: not valid JSON: {exc}") from None
+    fields = _Fields(top, "", origin)
+    version = fields.get("version", int, 0)
+    if version not in (0, 1):
+        fields.fail(f"{version} is unknown (jsonnetfile version unknown, update kpb)", "version")
+    entries = fields.get("dependencies", list, [])
+    parsed = [
+        _parse_dependency(_Fields(entry, f"dependencies[{i}]", origin), v0=version == 0)
+        for i, entry in enumerate(entries)
+    ]
+    if version == 0:
+        parsed = _dedupe(parsed, lambda d: d.legacy_name_override, origin)
+        return JsonnetFile(tuple(_dedupe(parsed, lambda d: d.name, origin)), True)
+    legacy = fields.get("legacyImports", bool, True)
+    return JsonnetFile(tuple(_dedupe(parsed, lambda d: d.name, origin)), legacy)
+
+
+def _dedupe(
+    deps: Iterable[Dependency], key: Callable[[Dependency], str], origin: str
+) -> list[Dependency]:
+    """jb keeps entries in an ordered map: a repeated key replaces the earlier value in place."""
+    result: dict[str, Dependency] = {}
+    for dep in deps:
+        if key(dep) in result:
+            log.warning("%s: dependency %s is listed twice; the later entry wins", origin, key(dep))
+        result[key(dep)] = dep
+    return list(result.values())
+
+
+def _parse_dependency(fields: _Fields, *, v0: bool) -> Dependency:
+    source = fields.child("source")
+    if source is None:
+        fields.fail("dependency has no source (expected source.git or source.local)")
+    version = fields.get("version", str, "")
+    fields.check("version", version, uri.check_version)
+    dep_sum = fields.get("sum", str, "")
+    if dep_sum and not _SUM.match(dep_sum):
+        fields.fail(f"{dep_sum!r} is not a base64 SHA-256 sum (44 characters)", "sum")
+    name = fields.get("name", str, "")
+    fields.check("name", name, uri.check_legacy_name)
+    single = False if v0 else fields.get("single", bool, False)
+    return Dependency(_parse_source(source), version, dep_sum, single, name)
+
+
+def _parse_source(fields: _Fields) -> Source:
+    git, local = fields.child("git"), fields.child("local")
+    if git is not None and local is not None:
+        fields.fail("has both git and local; a dependency has exactly one source")
+    if git is not None:
+        remote = git.get("remote", str, "")
+        git.check("remote", remote, uri.canonical_remote)
+        subdir = git.get("subdir", str, "")
+        git.check("subdir", subdir, uri.clean_subdir)
+        source = GitSource(uri.canonical_remote(remote), uri.clean_subdir(subdir))
+        git.check("subdir", source.name, _check_package_name)
+        return source
+    if local is not None:
+        local_source = LocalSource(local.get("directory", str, ""))
+        local.check("directory", local_source.directory, lambda _: local_source.check())
+        return local_source
+    fields.fail("dependency has no source (expected source.git or source.local)")
+
+
+def _check_package_name(name: str) -> None:
+    """The name becomes ``vendor/<name>``: every component must be a real folder name."""
+    if any(comp in ("", ".", "..") for comp in name.split("/")):
+        raise ConfigError(f"package name {name!r} would leave vendor/")
+
+
+def load(path: Path, *, missing_ok: bool) -> JsonnetFile:
+    """Parse the file at ``path``; a missing file is empty when ``missing_ok`` (the lock)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if missing_ok:
+            return JsonnetFile()
+        raise ConfigError(f"{path}: not found (run 'kpb init' to create it)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse(data, str(path))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _dependency_json(dep: Dependency) -> dict[str, object]:
+    source: dict[str, object]
+    if isinstance(dep.source, GitSource):
+        source = {"git": {"remote": dep.source.remote, "subdir": dep.source.subdir}}
+    else:
+        source = {"local": {"directory": dep.source.directory}}
+    obj: dict[str, object] = {"source": source, "version": dep.version}
+    if dep.sum:
+        obj["sum"] = dep.sum
+    if dep.single:
+        obj["single"] = True
+    override = dep.without_default_override().legacy_name_override
+    if override:
+        obj["name"] = override
+    return obj
+
+
+def normalized(jf: JsonnetFile, *, lock: bool) -> JsonnetFile:
+    """What :func:`dumps` writes, as a model: default overrides dropped, locks not legacy."""
+    deps = tuple(d.without_default_override() for d in jf.dependencies)
+    return JsonnetFile(deps, False if lock else jf.legacy_imports)
+
+
+def dumps(jf: JsonnetFile, *, lock: bool) -> bytes:
+    """Serialise exactly as jb does: Go MarshalIndent, two spaces, one trailing newline.
+
+    Dependencies are sorted by name with a stable sort; Python compares code points, which
+    orders like Go's byte-wise comparison of UTF-8. A lock always says legacyImports false.
+    """
+    deps = sorted(jf.dependencies, key=lambda d: d.name)
+    doc = {
+        "version": 1,
+        "dependencies": [_dependency_json(d) for d in deps],
+        "legacyImports": False if lock else jf.legacy_imports,
+    }
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    text = _GO_ESCAPE_RE.sub(lambda m: _GO_ESCAPES[m.group(0)], text)
+    return (text + "\n").encode("utf-8")
+
+
+def save_if_changed(path: Path, jf: JsonnetFile, *, lock: bool) -> bool:
+    """Write ``jf`` unless the file already parses to the same model, in the same order (§1.2).
+
+    Like jb, a file that means the same but is formatted differently is left alone, and a
+    file whose dependency order or redundant ``name`` fields differ is rewritten (sorted and
+    cleaned). Returns True when the file was written.
+    """
+    target = normalized(jf, lock=lock)
+    try:
+        if parse(path.read_bytes(), str(path)) == target:
+            return False
+    except (OSError, ConfigError):
+        pass
+    atomic_write_bytes(path, dumps(target, lock=lock))
+    return True
