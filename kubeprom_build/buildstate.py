@@ -1,0 +1,126 @@
+"""Incremental-build stamps: skip evaluating an environment when nothing it reads has changed.
+
+After a successful build kpb records, under ``.kpb/build/<env>.json``: every import lookup the
+engine made (where it was found and which earlier candidates were absent, so a new file that
+would now shadow it is noticed), a hash of every file read, a salted digest of the settings
+(engine name and version, kpb version, library path, ext vars/TLAs: their values are hashed,
+never stored) and a hash of every output file. The next build is skipped only if all of that
+still holds, including the output tree on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeprom_build import fsutil
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One import as the engine asked for it, and how it was resolved."""
+
+    base: str
+    rel: str
+    found: str
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What one successful build of one environment depended on and produced."""
+
+    salt: str
+    settings: str
+    lookups: tuple[Lookup, ...]
+    inputs: Mapping[str, str]
+    outputs: Mapping[str, str]
+
+
+def settings_digest(salt: str, parts: Sequence[str]) -> str:
+    """Hash of the non-file inputs, salted so a guessed secret cannot be checked offline."""
+    h = hashlib.sha256(bytes.fromhex(salt))
+    for part in parts:
+        data = part.encode("utf-8")
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+def new_salt() -> str:
+    """A fresh random salt for a stamp."""
+    return os.urandom(16).hex()
+
+
+def digest(data: bytes) -> str:
+    """The content hash used for inputs and outputs."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def stamp_path(state_dir: Path, env: str) -> Path:
+    """Where the stamp of ``env`` lives."""
+    return state_dir / "build" / f"{env}.json"
+
+
+def load(state_dir: Path, env: str) -> Stamp | None:
+    """The recorded stamp, or None when absent or unreadable (then kpb simply rebuilds)."""
+    try:
+        raw = json.loads(stamp_path(state_dir, env).read_text(encoding="utf-8"))
+        if raw.get("format") != FORMAT:
+            return None
+        return Stamp(
+            salt=str(raw["salt"]),
+            settings=str(raw["settings"]),
+            lookups=tuple(
+                Lookup(str(b), str(r), str(f), tuple(str(m) for m in ms))
+                for b, r, f, ms in raw["lookups"]
+            ),
+            inputs={str(k): str(v) for k, v in raw["inputs"].items()},
+            outputs={str(k): str(v) for k, v in raw["outputs"].items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def save(state_dir: Path, env: str, stamp: Stamp) -> None:
+    """Record ``stamp`` atomically."""
+    body = {
+        "format": FORMAT,
+        "salt": stamp.salt,
+        "settings": stamp.settings,
+        "lookups": [[lk.base, lk.rel, lk.found, list(lk.missing)] for lk in stamp.lookups],
+        "inputs": dict(sorted(stamp.inputs.items())),
+        "outputs": dict(sorted(stamp.outputs.items())),
+    }
+    fsutil.atomic_write_bytes(stamp_path(state_dir, env), json.dumps(body, indent=1).encode())
+
+
+def forget(state_dir: Path, env: str) -> None:
+    """Drop the stamp (before a build that may fail half-way)."""
+    with contextlib.suppress(FileNotFoundError):
+        stamp_path(state_dir, env).unlink()
+
+
+def is_fresh(stamp: Stamp, settings: str, root: Path, output: Mapping[str, bytes | None]) -> bool:
+    """True when the settings, every input file and the output tree are as recorded."""
+    if stamp.settings != settings:
+        return False
+    if {k: (digest(v) if v is not None else "") for k, v in output.items()} != stamp.outputs:
+        return False
+    for lookup in stamp.lookups:
+        if any(os.path.isfile(os.path.join(root, m)) for m in lookup.missing):
+            return False
+    for path, expected in stamp.inputs.items():
+        try:
+            data = Path(os.path.join(root, path)).read_bytes()
+        except OSError:
+            return False
+        if digest(data) != expected:
+            return False
+    return True

@@ -1,0 +1,153 @@
+"""External variables and top-level arguments from the command line, files and the environment.
+
+Values may be secrets (passwords, webhook URLs), so they live only in :class:`Variables` whose
+repr hides them; kpb never prints, logs or stores a value, only names and a salted digest. The
+flag forms follow the jsonnet CLI: ``--ext-str k=v``, ``--ext-str k`` (value from ``$k``),
+``--ext-str-file k=path``, and the same for ``--ext-code`` and ``--tla-*``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubeprom_build.errors import ConfigError
+
+#: Flag name → (kind, is_code, from_file).
+FLAGS: dict[str, tuple[str, bool, bool]] = {
+    "--ext-str": ("ext", False, False),
+    "--ext-str-file": ("ext", False, True),
+    "--ext-code": ("ext", True, False),
+    "--ext-code-file": ("ext", True, True),
+    "--tla-str": ("tla", False, False),
+    "--tla-str-file": ("tla", False, True),
+    "--tla-code": ("tla", True, False),
+    "--tla-code-file": ("tla", True, True),
+}
+#: Values shorter than this are not redacted from messages (would shred ordinary words).
+_REDACT_MIN = 4
+
+
+@dataclass(frozen=True)
+class Variables:
+    """Parsed ext vars and TLAs; values never appear in repr."""
+
+    ext_vars: Mapping[str, str] = field(default_factory=dict, repr=False)
+    ext_codes: Mapping[str, str] = field(default_factory=dict, repr=False)
+    tla_vars: Mapping[str, str] = field(default_factory=dict, repr=False)
+    tla_codes: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def names(self) -> dict[str, list[str]]:
+        """Names per kind, for summaries (``--json``) that must not show values."""
+        return {
+            "ext_str": sorted(self.ext_vars),
+            "ext_code": sorted(self.ext_codes),
+            "tla_str": sorted(self.tla_vars),
+            "tla_code": sorted(self.tla_codes),
+        }
+
+    def digest(self, salt: bytes) -> str:
+        """A salted hash of names and values, so a stamp can tell a change without the value."""
+        h = hashlib.sha256(salt)
+        for kind, table in self._tables():
+            for name in sorted(table):
+                for part in (kind, name, table[name]):
+                    data = part.encode("utf-8")
+                    h.update(len(data).to_bytes(8, "big") + data)
+        return h.hexdigest()
+
+    def redact(self, text: str) -> str:
+        """Replace every value of :data:`_REDACT_MIN` characters or more by ``***``."""
+        values = sorted(
+            {v for _, t in self._tables() for v in t.values() if len(v) >= _REDACT_MIN},
+            key=len,
+            reverse=True,
+        )
+        for value in values:
+            text = text.replace(value, "***")
+        return text
+
+    def _tables(self) -> list[tuple[str, Mapping[str, str]]]:
+        return [
+            ("ext_str", self.ext_vars),
+            ("ext_code", self.ext_codes),
+            ("tla_str", self.tla_vars),
+            ("tla_code", self.tla_codes),
+        ]
+
+
+def parse_variables(
+    specs: Sequence[tuple[str, str]], environ: Mapping[str, str] | None = None
+) -> Variables:
+    """Turn ``(flag, argument)`` pairs, in command-line order, into :class:`Variables`."""
+    env = os.environ if environ is None else environ
+    tables: dict[tuple[str, bool], dict[str, str]] = {
+        (k, c): {} for k in ("ext", "tla") for c in (False, True)
+    }
+    seen: dict[tuple[str, str], str] = {}
+    for flag, arg in specs:
+        kind, code, from_file = FLAGS[flag]
+        name, value = _parse_one(flag, arg, from_file, env)
+        if (kind, name) in seen:
+            raise ConfigError(f"{flag} {name}: already set by {seen[(kind, name)]}")
+        seen[(kind, name)] = flag
+        tables[(kind, code)][name] = value
+    return Variables(
+        ext_vars=tables[("ext", False)],
+        ext_codes=tables[("ext", True)],
+        tla_vars=tables[("tla", False)],
+        tla_codes=tables[("tla", True)],
+    )
+
+
+def _parse_one(flag: str, arg: str, from_file: bool, env: Mapping[str, str]) -> tuple[str, str]:
+    name, sep, rest = arg.partition("=")
+    if not name:
+        raise ConfigError(f"{flag}: expected NAME=VALUE, got an empty name")
+    if from_file:
+        if not sep or not rest:
+            raise ConfigError(f"{flag} {name}: expected {name}=PATH")
+        return name, _read_value_file(flag, name, Path(rest))
+    if sep:
+        return name, rest
+    if name not in env:
+        raise ConfigError(
+            f"{flag} {name}: no value given and environment variable {name} is not set"
+        )
+    return name, env[name]
+
+
+def _read_value_file(flag: str, name: str, path: Path) -> str:
+    """Read a value file the user named (a CLI argument is the user's own choice of path)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{flag} {name}: file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{flag} {name}: file {path} is not UTF-8 text") from None
+    except OSError as err:
+        raise ConfigError(f"{flag} {name}: cannot read {path}: {err.strerror}") from None
+
+
+_MISSING_EXT = re.compile(
+    r"(?:undefined external variable|external variable is not defined): ?(\S+)", re.IGNORECASE
+)
+_MISSING_TLA = re.compile(
+    r"(?:function parameter (\S+) not bound|Missing argument: (\S+)|"
+    r"function argument is not passed: (\S+))"
+)
+
+
+def missing_variable(message: str) -> tuple[str, str] | None:
+    """Recognise the engines' "variable not set" errors: ``("ext"|"tla", name)`` or None."""
+    found = _MISSING_EXT.search(message)
+    if found:
+        return "ext", found.group(1)
+    tla = _MISSING_TLA.search(message)
+    if tla:
+        return "tla", next(g for g in tla.groups() if g)
+    return None
