@@ -171,7 +171,7 @@ def test_importstr_and_importbin(name: str, tmp_path: Path) -> None:
 def test_binary_import_with_rs_names_the_file(tmp_path: Path) -> None:
     root = projects.make_project(tmp_path / "p")
     (root / "jsonnet" / "blob.bin").write_bytes(b"\xff\xfe")
-    with pytest.raises(JsonnetError, match="blob.bin is not UTF-8"):
+    with pytest.raises(JsonnetError, match=r"blob\.bin is not UTF-8"):
         _eval("rs", root, "importbin 'blob.bin'")
     assert _eval("go", root, "importbin 'blob.bin'") == [255, 254]
 
