@@ -1,3 +1,315 @@
-"""Commands that manage vendor/: init, install, vendor, update (being written)."""
+"""Commands that manage vendor/: ``init``, ``install``, ``vendor`` and ``update``.
+
+They turn flags into :class:`kubeprom_build.vendor.Options`, render progress events (a rich
+display on a terminal, plain lines otherwise, nothing with ``--quiet``) and print results.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from kubeprom_build import vendor
+from kubeprom_build.cli.app import GlobalOptions, app, options, stderr, stdout
+from kubeprom_build.errors import OutOfDateError
+
+OfflineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--offline", help="Use only the kpb cache, never the network; fail naming what is missing."
+    ),
+]
+PinsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--upstream-pins",
+        help="For dependencies of a dependency that are not locked yet, use the versions pinned "
+        "in that dependency's own jsonnetfile.lock.json (the versions its authors tested).",
+    ),
+]
+JobsOpt = Annotated[
+    int,
+    typer.Option("-j", "--jobs", min=1, max=64, help="How many remotes to fetch from at once."),
+]
+
+
+class _Reporter:
+    """Renders vendoring events: rich progress on a terminal, plain lines elsewhere."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.live = not quiet and stderr.is_terminal
+        self.progress: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+        self.total = TaskID(0)
+        self.lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[_Reporter]:
+        if not self.live:
+            yield self
+            return
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=False,
+        )
+        self.total = self.progress.add_task("packages", total=0, status="")
+        with self.progress:
+            yield self
+
+    def __call__(self, event: vendor.Event) -> None:
+        with self.lock:
+            if self.progress is not None:
+                self._live(event)
+            elif not self.quiet:
+                self._plain(event)
+
+    def _plain(self, event: vendor.Event) -> None:
+        short = event.detail[:12]
+        lines = {
+            "fetched": f"fetched  {event.name} {short}",
+            "cached": f"ok       {event.name}",
+            "linked": f"linked   {event.name} -> {event.detail}",
+            "removed": f"CLEAN    {event.name}",
+        }
+        if event.kind in lines:
+            stderr.print(lines[event.kind], markup=False, highlight=False)
+
+    def _live(self, event: vendor.Event) -> None:
+        progress = self.progress
+        assert progress is not None
+        if event.kind == "removed":
+            progress.console.print(f"CLEAN {event.name}", markup=False)
+            return
+        task = self.tasks.get(event.name)
+        if task is None:
+            task = self.tasks[event.name] = progress.add_task(event.name, total=1, status="")
+            progress.update(self.total, total=len(self.tasks))
+        done = event.kind in ("fetched", "cached", "linked")
+        status = {"resolving": "resolving", "fetching": "fetching"}.get(event.kind, event.kind)
+        progress.update(task, completed=1 if done else 0, status=status)
+        if done:
+            progress.advance(self.total)
+
+
+@contextlib.contextmanager
+def _warnings() -> Iterator[None]:
+    """Show the core's warnings (conflicts, taken legacy names) as ``warning:`` lines."""
+
+    class _Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            stderr.print(f"warning: {record.getMessage()}", markup=False, highlight=False)
+
+    logger = logging.getLogger("kpb")
+    handler = _Handler(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def _options(
+    glob: GlobalOptions, reporter: _Reporter, *, offline: bool, pins: bool, jobs: int
+) -> vendor.Options:
+    return vendor.Options(
+        project=glob.project,
+        vendor_dir=glob.vendor_dir,
+        offline=offline,
+        upstream_pins=pins,
+        jobs=jobs,
+        wait_seconds=glob.wait_seconds,
+        progress=reporter,
+    )
+
+
+def _summary(glob: GlobalOptions, outcome: vendor.Outcome) -> None:
+    if glob.quiet:
+        return
+    kept = len(outcome.lock) - len(outcome.fetched)
+    lock = "lock updated" if outcome.wrote_lock else "lock unchanged"
+    stderr.print(
+        f"vendor/ holds {len(outcome.lock)} packages ({len(outcome.fetched)} fetched, "
+        f"{kept} already in place); {lock}",
+        markup=False,
+    )
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create an empty jsonnetfile.json (refuses to overwrite one), like 'jb init'.
+
+    Example:
+
+      kpb init
+
+      kpb install github.com/prometheus-operator/kube-prometheus/jsonnet/kube-prometheus@v0.18.0
+    """
+    glob = options(ctx)
+    path = vendor.init(glob.project)
+    if not glob.quiet:
+        stderr.print(f"created {path}", markup=False)
+
+
+@app.command()
+def install(
+    ctx: typer.Context,
+    uris: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[URI[@VERSION]]...",
+            help="Packages to add or change: github.com/OWNER/REPO[/SUBDIR][@VERSION], an "
+            "https/ssh remote, or a local directory. VERSION is a branch, tag or commit "
+            "(default master).",
+            show_default=False,
+        ),
+    ] = None,
+    legacy_name: Annotated[
+        str,
+        typer.Option("--legacy-name", help="Name of the vendor/<name> compatibility symlink."),
+    ] = "",
+    single: Annotated[
+        bool,
+        typer.Option("-1", "--single", help="Do not install the package's own dependencies."),
+    ] = False,
+    offline: OfflineOpt = False,
+    jobs: JobsOpt = 8,
+) -> None:
+    """Add or change dependencies in jsonnetfile.json, then vendor (like 'jb install').
+
+    Without URIs this is the same as 'kpb vendor'.
+
+    Examples:
+
+      kpb install github.com/prometheus-operator/kube-prometheus/jsonnet/kube-prometheus@v0.18.0
+
+      kpb install github.com/grafana/jsonnet-libs/mixin-utils@master --legacy-name mixin-utils
+    """
+    glob = options(ctx)
+    reporter = _Reporter(glob.quiet)
+    opts = _options(glob, reporter, offline=offline, pins=False, jobs=jobs)
+    with _warnings(), reporter.active():
+        outcome = vendor.install(opts, uris or [], legacy_name=legacy_name, single=single)
+    _summary(glob, outcome)
+
+
+@app.command("vendor")
+def vendor_command(
+    ctx: typer.Context,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check only (offline): recompute every sum and report packages that are "
+            "missing, modified or have extra files. Exits 1 on any difference; changes nothing.",
+        ),
+    ] = False,
+    offline: OfflineOpt = False,
+    upstream_pins: PinsOpt = False,
+    jobs: JobsOpt = 8,
+) -> None:
+    """Make vendor/ exactly what jsonnetfile.lock.json pins (like 'jb install' without args).
+
+    Entries of jsonnetfile.json that the lock lacks are resolved and added to the lock. A
+    second run with nothing changed reads vendor/ only: no network, no git. Downloads go
+    through a shared cache ($KPB_CACHE, else ~/.cache/kpb).
+
+    Examples:
+
+      kpb vendor               # fill vendor/ from the lock
+
+      kpb vendor --verify      # CI: fail if vendor/ was edited by hand
+
+      kpb vendor --offline     # from the cache only, e.g. on a plane
+    """
+    glob = options(ctx)
+    reporter = _Reporter(glob.quiet)
+    opts = _options(glob, reporter, offline=offline, pins=upstream_pins, jobs=jobs)
+    if verify:
+        _verify(glob, opts)
+        return
+    with _warnings(), reporter.active():
+        outcome = vendor.vendor(opts)
+    _summary(glob, outcome)
+
+
+def _verify(glob: GlobalOptions, opts: vendor.Options) -> None:
+    problems = vendor.verify(opts)
+    for problem in problems:
+        stderr.print(problem.message(), markup=False, highlight=False)
+    if problems:
+        raise OutOfDateError(
+            f"vendor/ differs from jsonnetfile.lock.json in {len(problems)} package(s); "
+            "run 'kpb vendor' to restore it"
+        )
+    if not glob.quiet:
+        stderr.print("vendor/ matches jsonnetfile.lock.json", markup=False)
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    deps: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[DEP]...",
+            help="Dependencies to move (their name, e.g. github.com/grafana/jsonnet-libs/"
+            "mixin-utils, or their install URI). Default: all of them.",
+            show_default=False,
+        ),
+    ] = None,
+    upstream_pins: PinsOpt = False,
+    jobs: JobsOpt = 8,
+) -> None:
+    """Move dependencies to the newest commit of their version and rewrite the lock.
+
+    Without arguments every entry is re-resolved (branches and tags move, like 'jb update').
+    With DEP arguments only those move; everything else keeps its locked commit.
+    jsonnetfile.json is never changed. Prints a table of what moved.
+
+    Examples:
+
+      kpb update
+
+      kpb update github.com/grafana/jsonnet-libs/mixin-utils
+    """
+    glob = options(ctx)
+    reporter = _Reporter(glob.quiet)
+    opts = _options(glob, reporter, offline=False, pins=upstream_pins, jobs=jobs)
+    with _warnings(), reporter.active():
+        outcome = vendor.update(opts, deps or [])
+    _print_changes(outcome)
+    _summary(glob, outcome)
+
+
+def _print_changes(outcome: vendor.Outcome) -> None:
+    if not outcome.changes:
+        stdout.print("nothing moved", markup=False)
+        return
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+    table.add_column("dependency")
+    table.add_column("old")
+    table.add_column("")
+    table.add_column("new")
+    for change in outcome.changes:
+        table.add_row(change.name, change.old[:12] or "(new)", "→", change.new[:12] or "(gone)")
+    stdout.print(table)

@@ -140,3 +140,24 @@ def snapshot(*roots: Path) -> dict[str, bytes | str]:
                 else:
                     state[key] = "dir"
     return state
+
+
+@dataclass
+class World:
+    """Remotes that look like GitHub: ``https://github.com/ORG/NAME.git`` is redirected to a
+    local repository by ``url.<base>.insteadOf`` in a test-local global git config."""
+
+    root: Path
+
+    def remote(self, slug: str, files: dict[str, str | bytes | None] | None = None) -> Remote:
+        org, name = slug.split("/")
+        return make_remote(self.root / "github.com" / org, f"{name}.git", files)
+
+    @staticmethod
+    def url(slug: str) -> str:
+        return f"https://github.com/{slug}.git"
+
+    def config(self) -> Path:
+        return insteadof_config(
+            self.root, {"https://github.com/": f"file://{self.root}/github.com/"}
+        )
