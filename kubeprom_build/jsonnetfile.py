@@ -260,10 +260,10 @@ def _parse_dependency(fields: _Fields, *, v0: bool) -> Dependency:
     name = fields.get("name", str, "")
     fields.check("name", name, uri.check_legacy_name)
     single = False if v0 else fields.get("single", bool, False)
-    return Dependency(_parse_source(source), version, dep_sum, single, name)
+    return Dependency(_parse_source(source, v0=v0), version, dep_sum, single, name)
 
 
-def _parse_source(fields: _Fields) -> Source:
+def _parse_source(fields: _Fields, *, v0: bool) -> Source:
     git, local = fields.child("git"), fields.child("local")
     if git is not None and local is not None:
         fields.fail("has both git and local; a dependency has exactly one source")
@@ -276,7 +276,9 @@ def _parse_source(fields: _Fields) -> Source:
         git.check("subdir", source.name, _check_package_name)
         return source
     if local is not None:
-        local_source = LocalSource(local.get("directory", str, ""))
+        directory = local.get("directory", str, "")
+        # jb re-parses a v0 directory as an install argument, which cleans it; v1 keeps it.
+        local_source = LocalSource(posixpath.normpath(directory) if v0 and directory else directory)
         local.check("directory", local_source.directory, lambda _: local_source.check())
         return local_source
     fields.fail("dependency has no source (expected source.git or source.local)")
