@@ -16,13 +16,14 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from kubeprom_build import uri
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.fsutil import atomic_write_bytes
 
 log = logging.getLogger("kpb")
+_T = TypeVar("_T")
 
 FILE = "jsonnetfile.json"
 LOCK_FILE = "jsonnetfile.lock.json"
@@ -196,9 +197,10 @@ class _Fields:
         path = f"{self.where}.{key}" if self.where else key
         return None if value is None else _Fields(value, path, self.origin)
 
-    def check(self, key: str, value: str, checker: Callable[[str], object]) -> None:
+    def check(self, key: str, value: str, checker: Callable[[str], _T]) -> _T:
+        """Run ``checker`` on the field's value, prefixing its error with file and field."""
         try:
-            checker(value)
+            return checker(value)
         except ConfigError as exc:
             self.fail(str(exc), key)
 
@@ -268,11 +270,9 @@ def _parse_source(fields: _Fields, *, v0: bool) -> Source:
     if git is not None and local is not None:
         fields.fail("has both git and local; a dependency has exactly one source")
     if git is not None:
-        remote = git.get("remote", str, "")
-        git.check("remote", remote, uri.canonical_remote)
-        subdir = git.get("subdir", str, "")
-        git.check("subdir", subdir, uri.clean_subdir)
-        source = GitSource(uri.canonical_remote(remote), uri.clean_subdir(subdir))
+        remote = git.check("remote", git.get("remote", str, ""), uri.canonical_remote)
+        subdir = git.check("subdir", git.get("subdir", str, ""), uri.clean_subdir)
+        source = GitSource(remote, subdir)
         git.check("subdir", source.name, _check_package_name)
         return source
     if local is not None:

@@ -180,8 +180,11 @@ def _path_name_parts(remote: str) -> RemoteParts:
 
 
 def _check_name_components(name: str, remote: str) -> None:
+    """The name becomes ``vendor/<name>``; a leading '-' would also read as an option."""
     for comp in name.split("/"):
-        if comp in ("", ".", "..") or "\\" in comp or _CONTROL.search(comp):
+        if comp in ("", ".", "..") or comp.startswith("-") or "\\" in comp:
+            raise ConfigError(f"remote {remote!r} yields an unsafe package name {name!r}")
+        if _CONTROL.search(comp):
             raise ConfigError(f"remote {remote!r} yields an unsafe package name {name!r}")
 
 
@@ -248,36 +251,41 @@ def parse_uri(uri: str, project_dir: Path) -> Dependency:
     ``git@host:user/repo.git``, ``HOST/USER…/REPO.git``. Otherwise the argument must be an
     existing directory relative to ``project_dir`` (Go joins, so a leading '/' stays relative).
     """
-    from kubeprom_build.jsonnetfile import Dependency, GitSource, LocalSource
-
-    what = f"package {uri!r}"
     if not uri:
         raise ConfigError("package URI is empty")
     try:
         check_remote(uri)
-        if _URL_SCHEME.match(uri) and is_verbatim_remote(uri):
-            return _parse_verbatim_uri(uri)
-        found = None if is_verbatim_remote(uri) else _jb_match(uri)
-        if found is not None:
-            _check_name_components(found.parts.name, uri)
-            version = found.version or DEFAULT_VERSION
-            check_version(version)
-            source = GitSource(found.parts.render(), clean_subdir(found.subdir))
-            return Dependency(source=source, version=version)
+        return _parse_git_uri(uri) or _parse_local_uri(uri, project_dir)
     except ConfigError as exc:
-        raise ConfigError(f"{what}: {exc}") from None
+        raise ConfigError(f"package {uri!r}: {exc}") from None
+
+
+def _parse_git_uri(uri: str) -> Dependency | None:
+    from kubeprom_build.jsonnetfile import Dependency, GitSource
+
+    if _URL_SCHEME.match(uri) and is_verbatim_remote(uri):
+        return _parse_verbatim_uri(uri)
+    found = None if is_verbatim_remote(uri) else _jb_match(uri)
+    if found is None:
+        return None
+    _check_name_components(found.parts.name, uri)
+    version = found.version or DEFAULT_VERSION
+    check_version(version)
+    return Dependency(GitSource(found.parts.render(), clean_subdir(found.subdir)), version)
+
+
+def _parse_local_uri(uri: str, project_dir: Path) -> Dependency:
+    from kubeprom_build.jsonnetfile import Dependency, LocalSource
+
     directory = os.path.normpath(uri)
     if not (project_dir / directory.lstrip("/")).is_dir():
         raise ConfigError(
-            f"{what}: not a git URI (HOST/USER/REPO[/SUBDIR][@VERSION]) "
+            "not a git URI (HOST/USER/REPO[/SUBDIR][@VERSION]) "
             f"and not a directory under {project_dir}"
         )
     local = LocalSource(directory)
-    try:
-        local.check()
-    except ConfigError as exc:
-        raise ConfigError(f"{what}: {exc}") from None
-    return Dependency(source=local)
+    local.check()
+    return Dependency(local)
 
 
 _VERBATIM_URI = re.compile(r"^(?P<remote>.+?\.git)(?:/(?P<subdir>[^@]*))?(?:@(?P<version>.*))?$")

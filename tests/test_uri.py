@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeprom_build.errors import ConfigError
@@ -148,6 +148,8 @@ def test_unparsable_argument_is_a_config_error(tmp_path: Path, argument: str) ->
         "github.com/a/b/sub\\dir",
         "ssh://git@github.com/../../x/y.git",
         "github.com/a/b@a..b",
+        "ssh://git@-oProxyCommand=x/u/r.git",
+        "git@-oProxyCommand=x:u/r.git",
     ],
 )
 def test_hostile_arguments_are_refused_naming_the_argument(tmp_path: Path, argument: str) -> None:
@@ -225,6 +227,7 @@ def test_unnameable_verbatim_remotes(remote: str) -> None:
         remote_name_parts(remote)
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=st.sampled_from("ab./-:@~\\\x00 hg.comfile"), max_size=40))
 def test_remote_names_never_escape_vendor(remote: str) -> None:
     try:
