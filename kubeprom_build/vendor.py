@@ -235,6 +235,14 @@ class _Stager:
         return self._root
 
     def vendored(self, locked: Dependency) -> Fetched | None:
+        if locked.name in self.staged:  # fetched earlier in this run (a diamond)
+            if isinstance(locked.source, LocalSource):
+                directory = _local_dir(self.opts, locked.source)
+                return Fetched("", "", self._manifest(locked, directory))
+            staged = self._stage_path(locked)
+            if checksum.dir_sum(staged) == locked.sum:
+                return Fetched(locked.version, locked.sum, self._manifest(locked, staged))
+            return None
         target = _package_path(self.opts.vendor_dir, locked)
         if isinstance(locked.source, LocalSource):
             expected = _local_link(self.opts, locked.source)
@@ -306,7 +314,7 @@ class _Stager:
         return None if found is None else Fetched(sha, found.sum, found.manifest)
 
     def _stage_path(self, dep: Dependency) -> Path:
-        return fsutil.confined_join(self._staging_root(), dep.name, f"dependency {dep.name}")
+        return _join(self._staging_root(), dep.name)
 
     def _link_local(self, dep: Dependency, source: LocalSource) -> Fetched:
         directory = _local_dir(self.opts, source)
@@ -343,8 +351,8 @@ class _Stager:
     def publish(self) -> None:
         """Move every staged package into vendor/, one rename each."""
         for name in self.staged:
-            staged = fsutil.confined_join(self._staging_root(), name, f"dependency {name}")
-            target = fsutil.confined_join(self.opts.vendor_dir, name, f"dependency {name}")
+            staged = _join(self._staging_root(), name)
+            target = _join(self.opts.vendor_dir, name)
             target.parent.mkdir(parents=True, exist_ok=True)
             fsutil.replace_dir(staged, target)
 
@@ -355,7 +363,16 @@ class _Stager:
 
 
 def _package_path(vendor_dir: Path, dep: Dependency) -> Path:
-    return fsutil.confined_join(vendor_dir, dep.name, f"dependency {dep.name}")
+    return _join(vendor_dir, dep.name)
+
+
+def _join(base: Path, name: str) -> Path:
+    """``base/name`` whose parent provably lies inside ``base``; the entry itself may be a
+    symlink (local packages are), so only the directories leading to it are resolved."""
+    joined = base.joinpath(*fsutil.check_relative(name, f"dependency {name}").parts)
+    if not fsutil.is_within(joined.parent, base):
+        raise ConfigError(f"dependency {name}: {joined.parent} resolves outside {base}")
+    return joined
 
 
 # --------------------------------------------------------------------------- local sources

@@ -1,0 +1,321 @@
+"""``kpb init/install/vendor/update`` end to end, through real git remotes that look like GitHub.
+
+``https://github.com/ORG/NAME.git`` is redirected to local repositories with
+``url.<base>.insteadOf``, exactly how users point kpb at mirrors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kubeprom_build.checksum import dir_sum
+from kubeprom_build.cli import run
+from tests.helpers.gitrepos import World, git_dep, local_dep, snapshot, write_jsonnetfile
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    created = World(tmp_path / "remotes")
+    created.root.mkdir()
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(created.config()))
+    return created
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+def kpb(project: Path, *args: str) -> int:
+    return run(["-C", str(project), *args])
+
+
+def lock_of(project: Path) -> dict[str, dict[str, object]]:
+    data = json.loads((project / "jsonnetfile.lock.json").read_text())
+    deps: list[dict[str, object]] = data["dependencies"]
+    names = {}
+    for d in deps:
+        git = d["source"]["git"]  # type: ignore[index]
+        remote = git["remote"].removeprefix("https://").removesuffix(".git")
+        names[remote + ("/" + git["subdir"] if git["subdir"] else "")] = d
+    return names
+
+
+def test_init_writes_jb_bytes_and_refuses_to_overwrite(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert kpb(project, "init") == 0
+    expected = '{\n  "version": 1,\n  "dependencies": [],\n  "legacyImports": true\n}\n'
+    assert (project / "jsonnetfile.json").read_text() == expected
+    assert kpb(project, "init") == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_install_writes_jb_identical_files(world: World, project: Path) -> None:
+    lib = world.remote("grafana/jsonnet-libs", {"mixin-utils/utils.libsonnet": "{}\n"})
+    assert kpb(project, "init") == 0
+    assert kpb(project, "install", "github.com/grafana/jsonnet-libs/mixin-utils@master") == 0
+    sha = lib.head()
+    sum_ = dir_sum(project / "vendor/github.com/grafana/jsonnet-libs/mixin-utils")
+    assert (project / "jsonnetfile.lock.json").read_text() == (
+        "{\n"
+        '  "version": 1,\n'
+        '  "dependencies": [\n'
+        "    {\n"
+        '      "source": {\n'
+        '        "git": {\n'
+        '          "remote": "https://github.com/grafana/jsonnet-libs.git",\n'
+        '          "subdir": "mixin-utils"\n'
+        "        }\n"
+        "      },\n"
+        f'      "version": "{sha}",\n'
+        f'      "sum": "{sum_}"\n'
+        "    }\n"
+        "  ],\n"
+        '  "legacyImports": false\n'
+        "}\n"
+    )
+    jf = json.loads((project / "jsonnetfile.json").read_text())
+    assert jf["dependencies"][0]["version"] == "master"
+    assert os.readlink(project / "vendor/mixin-utils") == (
+        "github.com/grafana/jsonnet-libs/mixin-utils"
+    )
+
+
+def _two_level(world: World) -> None:
+    """kube-prometheus-like: kp/jsonnet/kp needs lib/mixin and base (which needs lib too)."""
+    world.remote("org/lib", {"mixin/m.libsonnet": "{m: 1}\n", "other/x": "x"})
+    base = world.remote("org/base", {"base.libsonnet": "{}\n"})
+    base.jsonnetfile("", [git_dep(World.url("org/lib"), "mixin", "master")])
+    base.commit({})
+    kp = world.remote("org/kp", {"jsonnet/kp/main.libsonnet": "{}\n"})
+    kp.jsonnetfile(
+        "jsonnet/kp",
+        [git_dep(World.url("org/base"), "", "master"), git_dep(World.url("org/lib"), "mixin")],
+    )
+    kp.commit({})
+
+
+def test_transitive_diamond_and_noop_without_network(
+    world: World, project: Path, tmp_path: Path
+) -> None:
+    _two_level(world)
+    write_jsonnetfile(project, [git_dep(World.url("org/kp"), "jsonnet/kp", "master")])
+    assert kpb(project, "vendor") == 0
+    assert set(lock_of(project)) == {
+        "github.com/org/kp/jsonnet/kp",
+        "github.com/org/base",
+        "github.com/org/lib/mixin",
+    }
+    for link, target in [
+        ("kp", "github.com/org/kp/jsonnet/kp"),
+        ("mixin", "github.com/org/lib/mixin"),
+    ]:
+        assert os.readlink(project / "vendor" / link) == target
+    lock_bytes = (project / "jsonnetfile.lock.json").read_bytes()
+    lock_mtime = (project / "jsonnetfile.lock.json").stat().st_mtime_ns
+    before = snapshot(project / "vendor")
+    world.root.rename(tmp_path / "offline-remotes")  # any git network access would now fail
+    assert kpb(project, "vendor") == 0
+    assert snapshot(project / "vendor") == before
+    assert (project / "jsonnetfile.lock.json").read_bytes() == lock_bytes
+    assert (project / "jsonnetfile.lock.json").stat().st_mtime_ns == lock_mtime
+    shutil.rmtree(project / "vendor")  # warm cache, empty vendor: still no network needed
+    assert kpb(project, "vendor", "--offline") == 0
+    assert snapshot(project / "vendor") == before
+
+
+def test_v0_jsonnetfile_is_read_and_rewritten_as_v1(world: World, project: Path) -> None:
+    world.remote("org/lib", {"sub/a.libsonnet": "{}\n"})
+    v0 = {
+        "dependencies": [
+            {
+                "name": "sub",
+                "source": {"git": {"remote": "https://github.com/org/lib", "subdir": "/sub"}},
+                "version": "master",
+            }
+        ]
+    }
+    (project / "jsonnetfile.json").write_text(json.dumps(v0, indent=2))
+    assert kpb(project, "vendor") == 0
+    jf = json.loads((project / "jsonnetfile.json").read_text())
+    assert jf["version"] == 1
+    assert "name" not in jf["dependencies"][0]  # equal to the default: dropped, as jb does
+    assert jf["dependencies"][0]["source"]["git"] == {
+        "remote": "https://github.com/org/lib.git",
+        "subdir": "sub",
+    }
+    assert os.readlink(project / "vendor/sub") == "github.com/org/lib/sub"
+
+
+def test_annotated_tag_locks_tag_object_and_is_never_rewritten(world: World, project: Path) -> None:
+    lib = world.remote("org/lib", {"a.libsonnet": "{v: 1}\n"})
+    commit = lib.head()
+    tag_object = lib.tag("v1.0.0", annotated=True)
+    light = lib.tag("v1.0.0-light")
+    assert light == commit
+    lib.commit({"a.libsonnet": "{v: 2}\n"})
+    write_jsonnetfile(project, [git_dep(World.url("org/lib"), "", "v1.0.0")])
+    assert kpb(project, "vendor") == 0
+    assert lock_of(project)["github.com/org/lib"]["version"] == tag_object
+    assert (project / "vendor/github.com/org/lib/a.libsonnet").read_text() == "{v: 1}\n"
+    lock_bytes = (project / "jsonnetfile.lock.json").read_bytes()
+    shutil.rmtree(project / "vendor")
+    assert kpb(project, "vendor") == 0
+    assert (project / "jsonnetfile.lock.json").read_bytes() == lock_bytes
+    assert kpb(project, "install", "github.com/org/lib@v1.0.0-light") == 0
+    assert lock_of(project)["github.com/org/lib"]["version"] == commit
+
+
+def test_branch_moves_only_with_update(
+    world: World, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = world.remote("org/a", {"a.libsonnet": "1"})
+    b = world.remote("org/b", {"b.libsonnet": "1"})
+    write_jsonnetfile(project, [git_dep(World.url("org/a")), git_dep(World.url("org/b"))])
+    assert kpb(project, "vendor") == 0
+    old_a, old_b = a.head(), b.head()
+    new_a, new_b = a.commit({"a.libsonnet": "2"}), b.commit({"b.libsonnet": "2"})
+    shutil.rmtree(project / "vendor")
+    assert kpb(project, "vendor") == 0  # the lock wins: nothing moves
+    assert lock_of(project)["github.com/org/a"]["version"] == old_a
+    assert (project / "vendor/github.com/org/a/a.libsonnet").read_text() == "1"
+    capsys.readouterr()
+    assert kpb(project, "update", "github.com/org/a") == 0
+    out = capsys.readouterr().out
+    assert f"{old_a[:12]}  →  {new_a[:12]}" in out
+    assert "org/b" not in out
+    assert lock_of(project)["github.com/org/a"]["version"] == new_a
+    assert lock_of(project)["github.com/org/b"]["version"] == old_b
+    assert (project / "vendor/github.com/org/a/a.libsonnet").read_text() == "2"
+    assert kpb(project, "update") == 0
+    assert lock_of(project)["github.com/org/b"]["version"] == new_b
+    assert kpb(project, "update", "github.com/org/nope") == 1
+
+
+def test_pruning_follows_jb(world: World, project: Path) -> None:
+    world.remote("org/foo", {"f.libsonnet": "1"})
+    write_jsonnetfile(project, [git_dep(World.url("org/foo"))])
+    vendor = project / "vendor"
+    (vendor / "github.com/org/foo-old").mkdir(parents=True)  # string-prefix of a dep: kept
+    (vendor / "github.com/gone/pkg").mkdir(parents=True)
+    (vendor / "github.com/gone/pkg/x.libsonnet").write_text("1")
+    (vendor / "README.txt").write_text("plain files directly in vendor/ are kept")
+    os.symlink("github.com/gone/pkg", vendor / "stale")
+    assert kpb(project, "vendor") == 0
+    assert (vendor / "github.com/org/foo-old").is_dir()
+    assert not (vendor / "github.com/gone").exists()
+    assert (vendor / "README.txt").exists()
+    assert not (vendor / "stale").is_symlink()
+    assert os.readlink(vendor / "foo") == "github.com/org/foo"
+
+
+def test_legacy_imports_false_makes_no_symlinks(world: World, project: Path) -> None:
+    world.remote("org/foo", {"f.libsonnet": "1"})
+    path = write_jsonnetfile(project, [git_dep(World.url("org/foo"))])
+    data = json.loads(path.read_text())
+    data["legacyImports"] = False
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    assert kpb(project, "vendor") == 0
+    assert not (project / "vendor/foo").exists()
+
+
+def test_verify_reports_modified_removed_added_and_changes_nothing(
+    world: World, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.remote("org/a", {"x.libsonnet": "1", "y.libsonnet": "2"})
+    world.remote("org/b", {"b.libsonnet": "1"})
+    world.remote("org/c", {"c.libsonnet": "1"})
+    world.remote("org/d", {"d.libsonnet": "1"})
+    deps = [git_dep(World.url(f"org/{n}")) for n in "abcd"]
+    write_jsonnetfile(project, deps)
+    assert kpb(project, "vendor") == 0
+    assert kpb(project, "vendor", "--verify") == 0
+    vendor = project / "vendor/github.com/org"
+    (vendor / "a/x.libsonnet").write_text("edited")
+    (vendor / "b/b.libsonnet").unlink()
+    (vendor / "c/extra.libsonnet").write_text("new")
+    shutil.rmtree(vendor / "d")
+    before = snapshot(project)
+    capsys.readouterr()
+    assert kpb(project, "vendor", "--verify") == 1
+    err = capsys.readouterr().err
+    assert "github.com/org/a: modified (changed: x.libsonnet)" in err
+    assert "github.com/org/b: modified (removed: b.libsonnet)" in err
+    assert "github.com/org/c: modified (added: extra.libsonnet)" in err
+    assert "github.com/org/d: missing" in err
+    assert snapshot(project) == before
+    assert kpb(project, "vendor") == 0
+    assert kpb(project, "vendor", "--verify") == 0
+
+
+def test_local_sources_in_a_monorepo(world: World, tmp_path: Path) -> None:
+    repo = tmp_path / "mono"
+    (repo / ".git").mkdir(parents=True)  # the enclosing work tree is the boundary
+    project = repo / "deploy"
+    project.mkdir()
+    lib = repo / "libs" / "mylib"
+    lib.mkdir(parents=True)
+    (lib / "main.libsonnet").write_text("{}")
+    world.remote("org/dep", {"d.libsonnet": "1"})
+    (lib / "jsonnetfile.json").write_text(
+        json.dumps({"version": 1, "dependencies": [git_dep(World.url("org/dep"))]})
+    )
+    write_jsonnetfile(project, [local_dep("../libs/mylib")])
+    assert kpb(project, "vendor") == 0
+    assert os.readlink(project / "vendor/mylib") == "../../libs/mylib"
+    assert (project / "vendor/mylib/main.libsonnet").is_file()
+    assert (project / "vendor/github.com/org/dep/d.libsonnet").is_file()
+    local_entry = json.loads((project / "jsonnetfile.lock.json").read_text())["dependencies"][1]
+    assert local_entry == {"source": {"local": {"directory": "../libs/mylib"}}, "version": ""}
+    assert kpb(project, "vendor", "--verify") == 0
+
+
+def test_install_local_directory(project: Path) -> None:
+    (project / "jsonnet" / "kp").mkdir(parents=True)
+    assert kpb(project, "init") == 0
+    assert kpb(project, "install", "jsonnet/kp") == 0
+    assert os.readlink(project / "vendor/kp") == "../jsonnet/kp"
+
+
+def test_upstream_pins_use_the_dependency_lock(world: World, project: Path) -> None:
+    lib = world.remote("org/lib", {"l.libsonnet": "old"})
+    tested = lib.head()
+    lib.commit({"l.libsonnet": "new"})
+    kp = world.remote("org/kp", {"jsonnet/kp/main.libsonnet": "{}"})
+    kp.jsonnetfile("jsonnet/kp", [git_dep(World.url("org/lib"))])
+    kp.commit({})
+    # the upstream lock lives at the repository root, outside the vendored subdir
+    pin = git_dep(World.url("org/lib"), "", tested)
+    kp.commit({"jsonnetfile.lock.json": json.dumps({"version": 1, "dependencies": [pin]})})
+    write_jsonnetfile(project, [git_dep(World.url("org/kp"), "jsonnet/kp")])
+    assert kpb(project, "vendor", "--upstream-pins") == 0
+    assert lock_of(project)["github.com/org/lib"]["version"] == tested
+    assert kpb(project, "update") == 0  # without the option: jb's behaviour, branch head
+    assert lock_of(project)["github.com/org/lib"]["version"] == lib.head()
+
+
+def test_conflicting_versions_warn_naming_both_requesters(
+    world: World, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.remote("org/lib", {"l": "1"})
+    lib = world.remote("org/lib2", {"l": "1"})
+    lib.tag("v1")
+    a = world.remote("org/a", {"a": "1"})
+    a.jsonnetfile("", [git_dep(World.url("org/lib2"), "", "v1")])
+    a.commit({})
+    b = world.remote("org/b", {"b": "1"})
+    b.jsonnetfile("", [git_dep(World.url("org/lib2"), "", "master")])
+    b.commit({})
+    write_jsonnetfile(project, [git_dep(World.url("org/a")), git_dep(World.url("org/b"))])
+    assert kpb(project, "vendor") == 0
+    err = capsys.readouterr().err
+    assert "warning: github.com/org/lib2: github.com/org/a wants 'v1'" in err
+    assert "github.com/org/b wants 'master'" in err
