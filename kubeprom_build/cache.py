@@ -98,6 +98,7 @@ class GitCache:
         repo = self.repo_path(remote)
         fsutil.recover_dir(repo)
         if repo.is_dir():
+            _clear_stale_locks(repo)
             if not self.has(remote, sha):
                 _fetch_sha(repo, remote, sha)
             return
@@ -127,6 +128,7 @@ class GitCache:
                     "run without --offline"
                 )
             with self._lock(remote):
+                _clear_stale_locks(repo)
                 _fetch_blobs(repo, remote, missing, subdir)
         git.archive(repo, commit, subdir, dest, what=f"{remote} {subdir!r} at {sha}")
         return commit
@@ -171,3 +173,11 @@ def _fetch_blobs(repo: Path, remote: str, oids: list[str], subdir: str) -> None:
         if "unadvertised" not in str(err):
             raise
         git.fetch(repo, ALL_REFS, depth=None, what=what, refetch=True)
+
+
+def _clear_stale_locks(repo: Path) -> None:
+    """Lock files a killed git left behind; we hold the entry's lock, so no git is running."""
+    for path in [repo / "shallow.lock", repo / "packed-refs.lock", repo / "config.lock"]:
+        path.unlink(missing_ok=True)
+    for path in (repo / "refs").rglob("*.lock"):
+        path.unlink(missing_ok=True)
