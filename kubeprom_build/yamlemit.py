@@ -334,6 +334,8 @@ def _check_key(key: object) -> str:
 
 
 # --- event generation --------------------------------------------------------------------------
+# Events are cached and reused: libyaml copies what it needs from an event when it is emitted.
+# Manifests repeat the same keys, key sets and short values thousands of times.
 
 _Emit = Callable[[Event], None]
 _IMPLICIT = (True, True)
@@ -343,49 +345,86 @@ _MAP_END = MappingEndEvent()
 _SEQ_START = SequenceStartEvent(None, None, True, flow_style=False)
 _SEQ_EMPTY = SequenceStartEvent(None, None, True, flow_style=True)
 _SEQ_END = SequenceEndEvent()
+_CACHED_STRING_LENGTH = 200
+
+
+def _scalar(text: str, style: str | None) -> ScalarEvent:
+    return ScalarEvent(None, None, _IMPLICIT, text, None, None, style)
+
+
+def _new_string_event(s: str) -> ScalarEvent:
+    return _scalar(s, _string_style(s))
+
+
+_cached_string_event = functools.lru_cache(maxsize=16384)(_new_string_event)
+
+
+@functools.lru_cache(maxsize=4096)
+def _int_event(value: int) -> ScalarEvent:
+    return _scalar(_int_text(value), None)
+
+
+@functools.lru_cache(maxsize=2048)
+def _mapping_layout(keys: tuple[object, ...]) -> tuple[tuple[str, ScalarEvent], ...]:
+    """Checked keys in go-yaml order, each with its ready-made key event."""
+    events = {}
+    for key in keys:
+        try:
+            checked = _check_key(key)
+            events[checked] = _cached_string_event(checked)
+        except _Reject as reject:
+            reject.reversed_path.append(key if isinstance(key, str) else repr(key))
+            raise
+    return tuple((key, events[key]) for key in sort_keys(events))
+
+
+_ATOM_EVENTS = {True: _scalar("true", None), False: _scalar("false", None)}
+_NULL_EVENT = _scalar("null", None)
 
 
 class _Writer:
-    """Feeds events to libyaml; one reusable event per scalar style (libyaml copies values)."""
+    """Walks a JSON value and feeds libyaml the matching events."""
 
     def __init__(self, emit: _Emit) -> None:
         self.emit = emit
-        self.events = {
-            style: ScalarEvent(None, None, _IMPLICIT, "", style=style) for style in (None, '"', "|")
-        }
-
-    def scalar(self, text: str, style: str | None) -> None:
-        event = self.events[style]
-        event.value = text
-        self.emit(event)
 
     def value(self, value: object) -> None:
         kind = type(value)
         if kind is str:
-            self.scalar(value, _string_style(value))  # type: ignore[arg-type]
+            if len(value) <= _CACHED_STRING_LENGTH:  # type: ignore[arg-type]
+                self.emit(_cached_string_event(value))
+            else:
+                self.emit(_new_string_event(value))  # type: ignore[arg-type]
         elif kind is dict:
             self.mapping(value)  # type: ignore[arg-type]
         elif kind is list:
             self.sequence(value)  # type: ignore[arg-type]
+        elif kind is int:
+            self.emit(_int_event(value))
+        elif kind is bool:
+            self.emit(_ATOM_EVENTS[value])  # type: ignore[index]
+        elif value is None:
+            self.emit(_NULL_EVENT)
         elif isinstance(value, str | dict | list):
             self.value(_exact(value))  # a subclass: not from json.loads, but still JSON
         else:
-            self.scalar(_atom_text(value), None)
+            self.emit(_scalar(_atom_text(value), None))
 
     def mapping(self, mapping: dict[object, object]) -> None:
+        emit = self.emit
         if not mapping:
-            self.emit(_MAP_EMPTY)
-            self.emit(_MAP_END)
+            emit(_MAP_EMPTY)
+            emit(_MAP_END)
             return
-        self.emit(_MAP_START)
-        for key in sort_keys([_keyed(_check_key, key) for key in mapping]):
+        emit(_MAP_START)
+        for key, event in _mapping_layout(tuple(mapping)):
+            emit(event)
             try:
-                self.scalar(key, _string_style(key))
                 self.value(mapping[key])
             except _Reject as reject:
                 reject.reversed_path.append(key)
                 raise
-        self.emit(_MAP_END)
+        emit(_MAP_END)
 
     def sequence(self, items: list[object]) -> None:
         self.emit(_SEQ_START if items else _SEQ_EMPTY)
@@ -398,18 +437,17 @@ class _Writer:
         self.emit(_SEQ_END)
 
 
-def _keyed(check: Callable[[object], str], key: object) -> str:
-    try:
-        return check(key)
-    except _Reject as reject:
-        reject.reversed_path.append(key if isinstance(key, str) else repr(key))
-        raise
-
-
 def _exact(value: str | dict[object, object] | list[object]) -> object:
     if isinstance(value, str):
         return str(value)
     return dict(value) if isinstance(value, dict) else list(value)
+
+
+def _int_text(value: int) -> str:
+    try:
+        return format_int(value)
+    except ValueError as err:  # more digits than Python converts to text
+        raise _Reject(f"integer is too large: {err}") from None
 
 
 def _atom_text(value: object) -> str:
@@ -419,10 +457,7 @@ def _atom_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        try:
-            return format_int(value)
-        except ValueError as err:  # more digits than Python converts
-            raise _Reject(f"integer is too large: {err}") from None
+        return _int_text(value)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise _Reject(f"number {value!r} has no JSON form")
