@@ -1,3 +1,283 @@
-"""Commands that render environments: build, diff (being written)."""
+"""Commands that render environments: ``kpb build`` and ``kpb diff``.
+
+Only this module talks to the terminal for building: it turns options into a
+:class:`~kubeprom_build.build.BuildRequest`, shows progress, renders the summary table or the
+``--json`` document, and maps outcomes to exit codes (errors and out-of-date checks exit 1).
+"""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from kubeprom_build import build as builder
+from kubeprom_build.cli.app import app, options, stderr, stdout
+from kubeprom_build.errors import BuildError, ConfigError, OutOfDateError
+from kubeprom_build.extvars import FLAGS, parse_variables
+
+_VAR_HELP = {
+    "--ext-str": "External string variable NAME=VALUE, or NAME to take it from $NAME.",
+    "--ext-str-file": "External string variable NAME=FILE (file contents).",
+    "--ext-code": "External code variable NAME=CODE, or NAME to take it from $NAME.",
+    "--ext-code-file": "External code variable NAME=FILE.",
+    "--tla-str": "Top-level string argument NAME=VALUE, or NAME to take it from $NAME.",
+    "--tla-str-file": "Top-level string argument NAME=FILE.",
+    "--tla-code": "Top-level code argument NAME=CODE, or NAME to take it from $NAME.",
+    "--tla-code-file": "Top-level code argument NAME=FILE.",
+}
+
+
+def _var_option(flag: str) -> Any:
+    return typer.Option(flag, help=_VAR_HELP[flag], metavar="NAME[=VALUE]", show_default=False)
+
+
+EnvsArg = Annotated[
+    list[str] | None, typer.Argument(help="Environments (environments/<ENV>.jsonnet).")
+]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Jsonnet engine: rs, go or cpp (default: $KPB_ENGINE, else the fastest installed).",
+    ),
+]
+JpathOpt = Annotated[
+    list[Path] | None,
+    typer.Option("-J", "--jpath", help="Extra library dir, searched after jsonnet/ and vendor/."),
+]
+ExtStr = Annotated[list[str] | None, _var_option("--ext-str")]
+ExtStrFile = Annotated[list[str] | None, _var_option("--ext-str-file")]
+ExtCode = Annotated[list[str] | None, _var_option("--ext-code")]
+ExtCodeFile = Annotated[list[str] | None, _var_option("--ext-code-file")]
+TlaStr = Annotated[list[str] | None, _var_option("--tla-str")]
+TlaStrFile = Annotated[list[str] | None, _var_option("--tla-str-file")]
+TlaCode = Annotated[list[str] | None, _var_option("--tla-code")]
+TlaCodeFile = Annotated[list[str] | None, _var_option("--tla-code-file")]
+
+
+def _request(
+    ctx: typer.Context,
+    engine: str | None,
+    jpath: list[Path] | None,
+    var_lists: dict[str, list[str] | None],
+    check: bool = False,
+    force: bool = False,
+) -> builder.BuildRequest:
+    opts = options(ctx)
+    specs = [(flag, arg) for flag in FLAGS for arg in (var_lists.get(flag) or [])]
+    extra = tuple(p.resolve() for p in (jpath or []))
+    for folder in extra:
+        if not folder.is_dir():
+            raise ConfigError(f"-J {folder}: not a directory")
+    return builder.BuildRequest(
+        project=opts.project,
+        vendor_dir=opts.vendor_dir,
+        jpath=extra,
+        variables=parse_variables(specs),
+        engine=engine,
+        check=check,
+        force=force,
+        wait_seconds=opts.wait_seconds,
+    )
+
+
+def _select(project: Path, envs: list[str] | None, all_: bool) -> list[str]:
+    if all_ and envs:
+        raise ConfigError("give environment names or --all, not both")
+    if all_:
+        found = builder.environments(project)
+        if not found:
+            raise ConfigError(f"--all: no environments in {project / builder.ENV_DIR}")
+        return found
+    if not envs:
+        raise ConfigError("name the environments to build (e.g. 'kpb build dev') or use --all")
+    return list(dict.fromkeys(envs))
+
+
+@app.command("build")
+def build_command(
+    ctx: typer.Context,
+    envs: EnvsArg = None,
+    all_: Annotated[bool, typer.Option("--all", help="Build every environment.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 if manifests/ is out of date."),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Evaluate even if nothing changed since last build.")
+    ] = False,
+    engine: EngineOpt = None,
+    jpath: JpathOpt = None,
+    ext_str: ExtStr = None,
+    ext_str_file: ExtStrFile = None,
+    ext_code: ExtCode = None,
+    ext_code_file: ExtCodeFile = None,
+    tla_str: TlaStr = None,
+    tla_str_file: TlaStrFile = None,
+    tla_code: TlaCode = None,
+    tla_code_file: TlaCodeFile = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    jobs: Annotated[
+        int, typer.Option("-j", "--jobs", help="Parallel environments (default: cores).")
+    ] = 0,
+) -> None:
+    """Render environments/<ENV>.jsonnet into manifests/<ENV>/ (one YAML file per key)."""
+    var_lists = {
+        "--ext-str": ext_str,
+        "--ext-str-file": ext_str_file,
+        "--ext-code": ext_code,
+        "--ext-code-file": ext_code_file,
+        "--tla-str": tla_str,
+        "--tla-str-file": tla_str_file,
+        "--tla-code": tla_code,
+        "--tla-code-file": tla_code_file,
+    }
+    request = _request(ctx, engine, jpath, var_lists, check=check, force=force)
+    selected = _select(request.project, envs, all_)
+    quiet = options(ctx).quiet or as_json
+    with _progress(selected, quiet) as progress:
+        report = builder.build(request, selected, jobs=jobs, progress=progress)
+    for warning in report.warnings:
+        stderr.print(f"warning: {warning}")
+    if as_json:
+        stdout.print_json(json.dumps(_json_report(request, report)))
+    else:
+        _print_summary(report, check)
+    _finish(report, check)
+
+
+@contextmanager
+def _progress(envs: list[str], quiet: bool) -> Iterator[builder.Progress]:
+    """A spinner naming the environments still evaluating (terminal only)."""
+    if quiet or not stderr.is_terminal:
+        yield lambda _env, _stage: None
+        return
+    running: list[str] = []
+    with stderr.status("building …") as status:
+
+        def update(env: str, stage: str) -> None:
+            if stage == "start":
+                running.append(env)
+            elif env in running:
+                running.remove(env)
+            status.update(f"evaluating {', '.join(running)} …" if running else "done")
+
+        yield update
+
+
+def _print_summary(report: builder.BuildReport, check: bool) -> None:
+    if all(r.error is not None for r in report.results):
+        return  # the errors say it all
+    table = Table(box=None, pad_edge=False)
+    for column in ("environment", "engine", "added", "changed", "removed", "unchanged", "time"):
+        table.add_column(column, justify="left" if column in ("environment", "engine") else "right")
+    table.add_column("status", no_wrap=True)
+    for r in report.results:
+        d = r.diff
+        counts = [str(len(x)) for x in (d.added, d.changed, d.removed)] if d else ["-"] * 3
+        unchanged = str(d.unchanged) if d else "-"
+        table.add_row(r.env, r.engine, *counts, unchanged, f"{r.seconds:.2f}s", _status(r, check))
+    stdout.print(table)
+    if check:
+        for r in report.results:
+            if r.diff and not r.diff.clean:
+                for label, paths in (("+", r.diff.added), ("~", r.diff.changed)):
+                    for path in paths:
+                        stdout.print(f"  {label} {builder.OUT_DIR}/{r.env}/{path}")
+                for path in r.diff.removed:
+                    stdout.print(f"  - {builder.OUT_DIR}/{r.env}/{path}")
+
+
+def _status(result: builder.EnvResult, check: bool) -> str:
+    if result.error is not None:
+        return "FAILED"
+    if result.skipped:
+        return "up to date (skipped)"
+    if check:
+        return "up to date" if result.diff and result.diff.clean else "OUT OF DATE"
+    return "unchanged" if result.diff and result.diff.clean else "written"
+
+
+def _json_report(request: builder.BuildRequest, report: builder.BuildReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "check": request.check,
+        "variables": request.variables.names(),
+        "warnings": list(report.warnings),
+        "environments": [
+            {
+                "environment": r.env,
+                "engine": r.engine,
+                "seconds": round(r.seconds, 3),
+                "skipped": r.skipped,
+                "error": r.error,
+                "up_to_date": bool(r.diff and r.diff.clean) if r.error is None else None,
+                "added": list(r.diff.added) if r.diff else [],
+                "changed": list(r.diff.changed) if r.diff else [],
+                "removed": list(r.diff.removed) if r.diff else [],
+                "unchanged": r.diff.unchanged if r.diff else 0,
+            }
+            for r in report.results
+        ],
+    }
+
+
+def _finish(report: builder.BuildReport, check: bool) -> None:
+    failed = [r for r in report.results if r.error is not None]
+    if len(failed) == 1:
+        raise BuildError(str(failed[0].error))
+    if failed:
+        for r in failed:
+            stderr.print(f"error: {r.error}", markup=False, highlight=False)
+        names = ", ".join(r.env for r in failed)
+        raise BuildError(f"{len(failed)} of {len(report.results)} environments failed: {names}")
+    stale = [r.env for r in report.results if r.diff and not r.diff.clean]
+    if check and stale:
+        raise OutOfDateError(
+            f"{builder.OUT_DIR}/ is out of date for {', '.join(stale)}; run 'kpb build "
+            f"{' '.join(stale)}' and commit the result"
+        )
+
+
+@app.command("diff")
+def diff_command(
+    ctx: typer.Context,
+    envs: EnvsArg = None,
+    all_: Annotated[bool, typer.Option("--all", help="Diff every environment.")] = False,
+    engine: EngineOpt = None,
+    jpath: JpathOpt = None,
+    ext_str: ExtStr = None,
+    ext_str_file: ExtStrFile = None,
+    ext_code: ExtCode = None,
+    ext_code_file: ExtCodeFile = None,
+    tla_str: TlaStr = None,
+    tla_str_file: TlaStrFile = None,
+    tla_code: TlaCode = None,
+    tla_code_file: TlaCodeFile = None,
+) -> None:
+    """Show a unified diff of manifests/<ENV>/ against a fresh build; exit 1 if they differ."""
+    var_lists = {
+        "--ext-str": ext_str,
+        "--ext-str-file": ext_str_file,
+        "--ext-code": ext_code,
+        "--ext-code-file": ext_code_file,
+        "--tla-str": tla_str,
+        "--tla-str-file": tla_str_file,
+        "--tla-code": tla_code,
+        "--tla-code-file": tla_code_file,
+    }
+    request = _request(ctx, engine, jpath, var_lists)
+    differs = False
+    for env in _select(request.project, envs, all_):
+        text = builder.diff_environment(request, env)
+        if text:
+            differs = True
+            typer.echo(text, nl=False)
+    if differs:
+        raise typer.Exit(1)

@@ -1,0 +1,303 @@
+"""``kpb build`` / ``kpb diff`` end to end: in-process through ``run`` and as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kubeprom_build import build, buildstate, fsutil, manifests
+from kubeprom_build.cli import run
+from kubeprom_build.engine import get_engine
+from tests.helpers import projects
+
+ENGINES = ["rs", "go", "cpp"]
+SECRET = "correct-horse-battery-staple"
+
+
+def kpb(root: Path, *args: str) -> int:
+    return run(["-C", str(root), *args])
+
+
+def tree(root: Path, env: str = "dev") -> dict[str, bytes | None]:
+    return manifests.read_tree(root / "manifests" / env)
+
+
+def leftovers(root: Path) -> list[str]:
+    folder = root / "manifests"
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return projects.make_project(tmp_path / "repo")
+
+
+def test_every_engine_writes_the_same_tree(project: Path) -> None:
+    trees = []
+    for engine in ENGINES:
+        assert kpb(project, "build", "dev", "--force", "--engine", engine) == 0
+        trees.append(tree(project))
+    assert trees[0] == trees[1] == trees[2]
+    assert "setup/0namespace-namespace.yaml" in trees[0]
+
+
+def test_summary_then_skip(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert kpb(project, "build", "dev") == 0
+    out = capsys.readouterr().out
+    assert "environment" in out and "dev" in out and "written" in out
+    assert kpb(project, "build", "dev") == 0
+    assert "up to date (skipped)" in capsys.readouterr().out
+
+
+def test_all_builds_every_environment_in_parallel(project: Path) -> None:
+    assert kpb(project, "build", "--all", "-j", "2") == 0
+    assert tree(project, "dev") and tree(project, "prd")
+
+
+def test_json_summary(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert kpb(project, "build", "dev", "--json", "--engine", "go") == 0
+    doc = json.loads(capsys.readouterr().out)
+    env = doc["environments"][0]
+    assert doc["ok"] is True
+    assert env["environment"] == "dev" and env["engine"] == "go"
+    assert len(env["added"]) == 5 and env["changed"] == [] and env["skipped"] is False
+
+
+def test_check_and_diff(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert kpb(project, "build", "dev") == 0
+    assert kpb(project, "build", "--check", "dev") == 0
+    assert kpb(project, "diff", "dev") == 0
+    capsys.readouterr()
+    projects.set_env(project, "dev", projects.env_source("dev", replicas=7))
+    before = tree(project)
+    stamp = (project / ".kpb" / "build" / "dev.json").read_bytes()
+    assert kpb(project, "build", "--check", "dev") == 1
+    captured = capsys.readouterr()
+    assert "~ manifests/dev/prometheus-prometheus.yaml" in captured.out
+    assert "out of date for dev" in captured.err
+    assert tree(project) == before
+    assert (project / ".kpb" / "build" / "dev.json").read_bytes() == stamp
+    assert kpb(project, "diff", "dev") == 1
+    out = capsys.readouterr().out
+    assert "--- a/manifests/dev/prometheus-prometheus.yaml" in out
+    assert "-  replicas: 1\n+  replicas: 7\n" in out
+    assert tree(project) == before
+
+
+def test_check_json_lists_changes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert kpb(project, "build", "--check", "--json", "dev") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["environments"][0]["up_to_date"] is False
+    assert not (project / "manifests").exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{ a: ", "environments/dev.jsonnet:1"),
+        ("{ a: { b: error 'kaputt' } }", "kaputt"),
+        ("[1, 2]", "output must be an object"),
+        ("{ '../x': {} }", "output key '../x'"),
+        ("{ a: {}, A: {} }", "differ only in case"),
+        ("{ a: [1] }", "key 'a' must be an object"),
+        ("{ a: { s: 'x\u2028y' } }", "key 'a' at s"),
+        ("import '../../outside.libsonnet'", "outside the project's repository"),
+        ("{ a: { v: std.extVar('missing_thing') } }", "external variable 'missing_thing'"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_manifests_untouched(
+    project: Path, source: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project.parent / "outside.libsonnet").write_text("{ a: {} }")
+    assert kpb(project, "build", "dev") == 0
+    before = tree(project)
+    capsys.readouterr()
+    projects.set_env(project, "dev", source)
+    assert kpb(project, "build", "dev") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: environment 'dev': ")
+    assert message in err
+    assert "Traceback" not in err
+    assert tree(project) == before
+    assert leftovers(project) == []
+
+
+def test_missing_environment_lists_existing(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert kpb(project, "build", "stg") == 1
+    assert "no environment 'stg'" in capsys.readouterr().err
+    assert kpb(project, "build") == 1
+    assert "--all" in capsys.readouterr().err
+
+
+def test_secret_values_are_never_printed_or_stored(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_file = project / "secrets" / "pw.txt"
+    secret_file.parent.mkdir()
+    secret_file.write_text(SECRET)
+    monkeypatch.setenv("API_TOKEN", SECRET + "-env")
+    projects.set_env(
+        project,
+        "dev",
+        "{ s: { kind: 'Secret', data: { pw: std.extVar('pw'), tok: std.extVar('API_TOKEN') } } }",
+    )
+    args = ["--ext-str-file", f"pw={secret_file}", "--ext-str", "API_TOKEN"]
+    assert kpb(project, "build", "dev", "--json", *args) == 0
+    assert kpb(project, "build", "dev", *args) == 0
+    projects.set_env(project, "dev", "{ s: error 'leak ' + std.extVar('pw') }")
+    assert kpb(project, "build", "dev", *args) == 1
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+    assert "leak ***" in captured.err
+    assert '"ext_str": [\n      "API_TOKEN",\n      "pw"\n    ]' in captured.out
+    for path in (project / ".kpb").rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes()
+    assert SECRET.encode() in (project / "manifests" / "dev" / "s.yaml").read_bytes()
+
+
+def test_unset_env_var_for_ext_str_is_named(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert kpb(project, "build", "dev", "--ext-str", "NOT_SET_ANYWHERE") == 1
+    assert "environment variable NOT_SET_ANYWHERE is not set" in capsys.readouterr().err
+
+
+def test_jpath_option_and_tla(project: Path, tmp_path: Path) -> None:
+    extra = tmp_path / "extra"
+    projects.write_files(extra, {"mine.libsonnet": "{ kind: 'Mine' }\n"})
+    projects.set_env(project, "dev", "function(name) { [name]: import 'mine.libsonnet' }")
+    assert kpb(project, "build", "dev", "-J", str(extra), "--tla-str", "name=obj") == 0
+    assert tree(project) == {"obj.yaml": b"kind: Mine\n"}
+
+
+def test_lock_held_by_another_process_is_busy(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = project / ".kpb" / "locks" / "manifests-dev.lock"
+    with fsutil.file_lock(lock, "test"):
+        assert kpb(project, "build", "dev") == 1
+    assert "locked by another kpb process" in capsys.readouterr().err
+    assert not (project / "manifests" / "dev").exists()
+
+
+# --- real processes -------------------------------------------------------------------------
+
+
+def kpb_process(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "kubeprom_build", "-C", str(root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def test_console_script_builds(project: Path) -> None:
+    script = Path(sys.executable).parent / "kpb"
+    if not script.exists():
+        pytest.skip("kpb console script not installed next to this interpreter")
+    done = subprocess.run(
+        [str(script), "-C", str(project), "build", "--all"], capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert tree(project, "prd")
+
+
+@pytest.mark.slow
+def test_two_builds_of_one_environment_do_not_collide(project: Path) -> None:
+    projects.set_env(project, "dev", projects.many_large_env(100, 5000))
+    procs = [kpb_process(project, "--wait", "120", "build", "dev", "--force") for _ in range(2)]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    assert len(tree(project)) == 100
+    assert leftovers(project) == []
+
+
+def _big_project(project: Path, variant: int) -> None:
+    projects.set_env(project, "dev", projects.many_large_env(400, 3000 + variant))
+
+
+def _rendered(project: Path) -> dict[str, bytes | None]:
+    request = build.BuildRequest(project=project, vendor_dir=project / "vendor")
+    rendered = build.render(request, "dev", get_engine("rs"), buildstate.new_salt())
+    return dict(rendered.files)
+
+
+def _staged_files(project: Path) -> int:
+    """Files written so far into the staging directory of a running build (-1: none yet)."""
+    for entry in (project / "manifests").glob(".dev.kpb-tmp-*"):
+        return sum(len(files) for _, _, files in os.walk(entry))
+    return -1
+
+
+def _kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool]) -> bool:
+    """SIGKILL ``proc`` as soon as ``ready()`` holds; False if it finished first."""
+    while proc.poll() is None:
+        if ready():
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
+            return True
+        time.sleep(0.0005)
+    return False
+
+
+@pytest.mark.slow
+def test_kill_9_at_several_points_keeps_old_tree_or_new_tree(project: Path) -> None:
+    count = 400
+    _big_project(project, 0)
+    assert kpb(project, "build", "dev") == 0
+    old = tree(project)
+    _big_project(project, 500)
+    new = _rendered(project)
+    moments: dict[str, Callable[[], bool]] = {
+        "while evaluating": lambda: _staged_files(project) == -1 and time.sleep(0.4) is None,
+        "staging dir created": lambda: _staged_files(project) >= 0,
+        "a few files staged": lambda: _staged_files(project) >= 5,
+        "half the files staged": lambda: _staged_files(project) >= count // 2,
+        "all files staged": lambda: _staged_files(project) >= count,
+        "after the swap": lambda: tree(project) == new,
+    }
+    interrupted = []
+    for moment, ready in moments.items():
+        _big_project(project, 0)
+        assert kpb(project, "build", "dev") == 0
+        _big_project(project, 500)
+        proc = kpb_process(project, "build", "dev")
+        if _kill_when(proc, ready):
+            interrupted.append(moment)
+        now = tree(project)
+        assert now in (old, new), f"torn tree after a kill ({moment})"
+        assert kpb(project, "build", "dev") == 0
+        assert tree(project) == new
+        assert leftovers(project) == []
+    assert {"staging dir created", "a few files staged"} <= set(interrupted), interrupted
+
+
+@pytest.mark.slow
+def test_ctrl_c_cleans_up(project: Path) -> None:
+    _big_project(project, 0)
+    assert kpb(project, "build", "dev") == 0
+    old = tree(project)
+    _big_project(project, 700)
+    proc = kpb_process(project, "build", "dev")
+    time.sleep(0.6)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=300)
+    if proc.returncode == 0:
+        pytest.skip("the build finished before the interrupt arrived")
+    assert proc.returncode == 130, err.decode()
+    assert tree(project) == old
+    assert leftovers(project) == []
