@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import posixpath
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,9 @@ log = logging.getLogger("kpb")
 
 EventKind = Literal["resolving", "fetching", "fetched", "cached", "linked", "removed"]
 STAGING_PREFIX = ".kpb-tmp-"
+# jb downloads GitHub tarballs by the sha ls-remote reports (a tag object for annotated tags)
+# and locks that; for every other remote it checks out with git and locks the commit.
+GITHUB_FAST_PATH = re.compile(r"^(https|ssh)://github\.com/.+")
 LOCK_NAME = jsonnetfile.LOCK_FILE
 
 
@@ -293,6 +297,8 @@ class _Stager:
         if not dep.version:
             raise ConfigError(f"dependency {dep.name} has no version")
         sha = cache.resolve(source.remote, dep.version)
+        if sha != dep.version and not GITHUB_FAST_PATH.match(source.remote):
+            sha = cache.commit(source.remote, sha)[1]  # jb's git path locks the peeled commit
         reused = self._unchanged(dep, sha)
         if reused is not None:
             return reused

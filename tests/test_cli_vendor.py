@@ -15,7 +15,14 @@ import pytest
 
 from kubeprom_build.checksum import dir_sum
 from kubeprom_build.cli import run
-from tests.helpers.gitrepos import World, git_dep, local_dep, snapshot, write_jsonnetfile
+from tests.helpers.gitrepos import (
+    World,
+    git_dep,
+    local_dep,
+    make_remote,
+    snapshot,
+    write_jsonnetfile,
+)
 
 
 @pytest.fixture
@@ -319,3 +326,28 @@ def test_conflicting_versions_warn_naming_both_requesters(
     err = capsys.readouterr().err
     assert "warning: github.com/org/lib2: github.com/org/a wants 'v1'" in err
     assert "github.com/org/b wants 'master'" in err
+
+
+def test_non_github_remote_locks_peeled_commit_like_jbs_git_path(
+    tmp_path: Path, project: Path
+) -> None:
+    remote = make_remote(tmp_path / "srv", "lib.git", {"a.libsonnet": "1"})
+    commit = remote.head()
+    remote.tag("v1", annotated=True)
+    write_jsonnetfile(project, [git_dep(remote.url, "", "v1")])
+    assert kpb(project, "vendor") == 0
+    entry = json.loads((project / "jsonnetfile.lock.json").read_text())["dependencies"][0]
+    assert entry["version"] == commit
+
+
+def test_offline_with_cold_cache_names_what_is_missing(
+    world: World, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lib = world.remote("org/lib", {"a.libsonnet": "1"})
+    write_jsonnetfile(project, [git_dep(World.url("org/lib"), "", lib.head())])
+    capsys.readouterr()
+    assert kpb(project, "vendor", "--offline") == 1
+    err = capsys.readouterr().err
+    assert f"https://github.com/org/lib.git at {lib.head()} is not in the cache" in err
+    assert not (project / "vendor").exists()
+    assert not (project / "jsonnetfile.lock.json").exists()
