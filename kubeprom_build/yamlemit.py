@@ -95,7 +95,7 @@ _GO_DOT_FLOAT = re.compile(r"\.[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+(?:_[0-9]+)*)
 _BASE60_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 _TIMESTAMP = re.compile(
     r"([0-9]{4})-([0-9][0-9]?)-([0-9][0-9]?)"
-    r"(?:([Tt ])([0-9][0-9]?):([0-9][0-9]?):([0-9][0-9]?)(?:[.,][0-9]+)?"
+    r"(?:([Tt]| +)([0-9][0-9]?):([0-9][0-9]?):([0-9][0-9]?)(?:[.,][0-9]+)?"
     r"(Z|[-+][0-9][0-9]:[0-9][0-9])?)?"
 )
 _INT_DIGITS = {
@@ -181,7 +181,8 @@ def _is_go_timestamp(s: str) -> bool:
     if match is None:
         return False
     year, month, day, sep, hour, minute, second, zone = match.groups()
-    if sep is not None and (zone is None) != (sep == " "):
+    # "T"/"t" layouts end in a zone; the space layout (one or more spaces: Go's skip) has none.
+    if sep is not None and (zone is None) != sep.startswith(" "):
         return False
     if not 1 <= int(month) <= 12 or not 1 <= int(day) <= _days_in(int(month), int(year)):
         return False
