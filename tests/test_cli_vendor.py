@@ -351,3 +351,12 @@ def test_offline_with_cold_cache_names_what_is_missing(
     assert f"https://github.com/org/lib.git at {lib.head()} is not in the cache" in err
     assert not (project / "vendor").exists()
     assert not (project / "jsonnetfile.lock.json").exists()
+
+
+@pytest.mark.parametrize("command", ["init", "install", "vendor", "update"])
+def test_every_command_has_help_with_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Example" in out and f"kpb {command}" in out

@@ -47,6 +47,49 @@ JobsOpt = Annotated[
 ]
 
 
+def _paragraphs(*parts: str) -> str:
+    """Help text as one line per paragraph: typer keeps source line breaks verbatim."""
+    return "\n\n".join(parts)
+
+
+KP = "github.com/prometheus-operator/kube-prometheus/jsonnet/kube-prometheus@v0.18.0"
+INIT_HELP = _paragraphs(
+    "Create an empty jsonnetfile.json, like 'jb init'. Refuses to overwrite an existing one.",
+    "Example: kpb init",
+)
+INSTALL_HELP = _paragraphs(
+    "Add or change dependencies in jsonnetfile.json, then vendor them (like 'jb install "
+    "URI...'). A changed dependency is re-resolved; everything else keeps its locked commit. "
+    "Without URIs this is the same as 'kpb vendor'.",
+    "Examples:",
+    f"  kpb install {KP}",
+    "  kpb install github.com/grafana/jsonnet-libs/mixin-utils@master --legacy-name utils",
+    f"  kpb install --upstream-pins {KP}",
+    "  kpb install ../libs/my-lib        (a local directory: linked, not copied)",
+)
+VENDOR_HELP = _paragraphs(
+    "Make vendor/ exactly what jsonnetfile.lock.json pins (like 'jb install' without "
+    "arguments). Entries of jsonnetfile.json that the lock lacks are resolved and added to "
+    "the lock. A second run with nothing changed only reads vendor/: no network, no git.",
+    "Downloads go through a cache shared by all projects ($KPB_CACHE, else "
+    "$XDG_CACHE_HOME/kpb, else ~/.cache/kpb), so a package is downloaded once per machine.",
+    "Examples:",
+    "  kpb vendor                 fill vendor/ from the lock",
+    "  kpb vendor --verify        CI check: fail if vendor/ differs from the lock",
+    "  kpb vendor --offline       use the cache only (no network)",
+    "  kpb -C deploy vendor -j 4  another project directory, at most 4 remotes at once",
+)
+UPDATE_HELP = _paragraphs(
+    "Move dependencies to the newest commit of their version (branch or tag) and rewrite "
+    "jsonnetfile.lock.json, then vendor. Without arguments every entry is re-resolved, like "
+    "'jb update'; with DEP arguments only those move and everything else keeps its commit. "
+    "jsonnetfile.json is never changed. Prints a table of what moved (old → new commit).",
+    "Examples:",
+    "  kpb update",
+    "  kpb update github.com/grafana/jsonnet-libs/mixin-utils",
+)
+
+
 class _Reporter:
     """Renders vendoring events: rich progress on a terminal, plain lines elsewhere."""
 
@@ -154,30 +197,23 @@ def _summary(glob: GlobalOptions, outcome: vendor.Outcome) -> None:
     )
 
 
-@app.command()
+@app.command(help=INIT_HELP)
 def init(ctx: typer.Context) -> None:
-    """Create an empty jsonnetfile.json (refuses to overwrite one), like 'jb init'.
-
-    Example:
-
-      kpb init
-
-      kpb install github.com/prometheus-operator/kube-prometheus/jsonnet/kube-prometheus@v0.18.0
-    """
+    """Create jsonnetfile.json (help text: INIT_HELP)."""
     glob = options(ctx)
     path = vendor.init(glob.project)
     if not glob.quiet:
         stderr.print(f"created {path}", markup=False)
 
 
-@app.command()
+@app.command(help=INSTALL_HELP)
 def install(
     ctx: typer.Context,
     uris: Annotated[
         list[str] | None,
         typer.Argument(
             metavar="[URI[@VERSION]]...",
-            help="Packages to add or change: github.com/OWNER/REPO[/SUBDIR][@VERSION], an "
+            help="Packages to add or change: github.com/OWNER/REPO\\[/SUBDIR]\\[@VERSION], an "
             "https/ssh remote, or a local directory. VERSION is a branch, tag or commit "
             "(default master).",
             show_default=False,
@@ -192,27 +228,19 @@ def install(
         typer.Option("-1", "--single", help="Do not install the package's own dependencies."),
     ] = False,
     offline: OfflineOpt = False,
+    upstream_pins: PinsOpt = False,
     jobs: JobsOpt = 8,
 ) -> None:
-    """Add or change dependencies in jsonnetfile.json, then vendor (like 'jb install').
-
-    Without URIs this is the same as 'kpb vendor'.
-
-    Examples:
-
-      kpb install github.com/prometheus-operator/kube-prometheus/jsonnet/kube-prometheus@v0.18.0
-
-      kpb install github.com/grafana/jsonnet-libs/mixin-utils@master --legacy-name mixin-utils
-    """
+    """Add or change dependencies, then vendor (help text: INSTALL_HELP)."""
     glob = options(ctx)
     reporter = _Reporter(glob.quiet)
-    opts = _options(glob, reporter, offline=offline, pins=False, jobs=jobs)
+    opts = _options(glob, reporter, offline=offline, pins=upstream_pins, jobs=jobs)
     with _warnings(), reporter.active():
         outcome = vendor.install(opts, uris or [], legacy_name=legacy_name, single=single)
     _summary(glob, outcome)
 
 
-@app.command("vendor")
+@app.command("vendor", help=VENDOR_HELP)
 def vendor_command(
     ctx: typer.Context,
     verify: Annotated[
@@ -227,20 +255,7 @@ def vendor_command(
     upstream_pins: PinsOpt = False,
     jobs: JobsOpt = 8,
 ) -> None:
-    """Make vendor/ exactly what jsonnetfile.lock.json pins (like 'jb install' without args).
-
-    Entries of jsonnetfile.json that the lock lacks are resolved and added to the lock. A
-    second run with nothing changed reads vendor/ only: no network, no git. Downloads go
-    through a shared cache ($KPB_CACHE, else ~/.cache/kpb).
-
-    Examples:
-
-      kpb vendor               # fill vendor/ from the lock
-
-      kpb vendor --verify      # CI: fail if vendor/ was edited by hand
-
-      kpb vendor --offline     # from the cache only, e.g. on a plane
-    """
+    """Make vendor/ what the lock pins (help text: VENDOR_HELP)."""
     glob = options(ctx)
     reporter = _Reporter(glob.quiet)
     opts = _options(glob, reporter, offline=offline, pins=upstream_pins, jobs=jobs)
@@ -265,7 +280,7 @@ def _verify(glob: GlobalOptions, opts: vendor.Options) -> None:
         stderr.print("vendor/ matches jsonnetfile.lock.json", markup=False)
 
 
-@app.command()
+@app.command(help=UPDATE_HELP)
 def update(
     ctx: typer.Context,
     deps: Annotated[
@@ -280,18 +295,7 @@ def update(
     upstream_pins: PinsOpt = False,
     jobs: JobsOpt = 8,
 ) -> None:
-    """Move dependencies to the newest commit of their version and rewrite the lock.
-
-    Without arguments every entry is re-resolved (branches and tags move, like 'jb update').
-    With DEP arguments only those move; everything else keeps its locked commit.
-    jsonnetfile.json is never changed. Prints a table of what moved.
-
-    Examples:
-
-      kpb update
-
-      kpb update github.com/grafana/jsonnet-libs/mixin-utils
-    """
+    """Move dependencies and rewrite the lock (help text: UPDATE_HELP)."""
     glob = options(ctx)
     reporter = _Reporter(glob.quiet)
     opts = _options(glob, reporter, offline=False, pins=upstream_pins, jobs=jobs)
