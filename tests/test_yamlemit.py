@@ -20,7 +20,8 @@ from kubeprom_build.yamlemit import (
     json_path,
     sort_keys,
 )
-from tests.helpers.yaml_docs import OUT_OF_CONTRACT, golden_cases, large_document
+from tests.helpers.yaml_docs import OUT_OF_CONTRACT, golden_cases, large_document, real_manifests
+from tests.helpers.yaml_goload import load_like_go
 
 GOLDEN, GOLDEN_BLOCKS = golden_cases()
 IN_CONTRACT = [key for key in GOLDEN if key not in OUT_OF_CONTRACT]
@@ -563,8 +564,32 @@ def test_output_loads_back_to_the_input(document: object) -> None:
         assert isinstance(last, str) and (last == "\n" or last.endswith("\n\n"))
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_json)
+def test_output_reads_back_with_go_yaml_typing(document: object) -> None:
+    # No exclusions here: whatever this loader types as non-string, go-yaml does too.
+    assert _same(load_like_go(dumps(document)), document)
+
+
 @settings(max_examples=100, deadline=None)
 @given(_json)
 def test_output_is_stable_through_json(document: object) -> None:
     text = dumps(document)
     assert dumps(json.loads(json.dumps(document))) == text
+
+
+# --- real kube-prometheus output ----------------------------------------------------------------
+
+REAL_MANIFESTS = real_manifests()
+
+
+@pytest.mark.realworld
+@pytest.mark.skipif(
+    not REAL_MANIFESTS,
+    reason="set KPB_REAL_KUBE_PROMETHEUS to a kube-prometheus checkout (with manifests/)",
+)
+@pytest.mark.parametrize("name", sorted(REAL_MANIFESTS) or ["none"])
+def test_committed_kube_prometheus_manifest_round_trips(name: str) -> None:
+    # The committed files are pure gojsontoyaml output: their JSON must re-emit byte for byte.
+    text = REAL_MANIFESTS[name]
+    assert dumps(load_like_go(text)) == text

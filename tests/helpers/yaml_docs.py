@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 GOLDEN_DIR = Path("/work/shared/testdata/yaml")
@@ -46,6 +47,21 @@ def _quoted_key(line: str) -> str:
     quote = line[0]
     end = line.index(quote + ":", 1)
     return line[1:end]
+
+
+def real_manifests() -> dict[str, str]:
+    """Committed kube-prometheus output (``manifests/**`` and ``kustomization.yaml``) by relative
+    path, from the checkout named by ``KPB_REAL_KUBE_PROMETHEUS``; empty when not configured."""
+    configured = os.environ.get("KPB_REAL_KUBE_PROMETHEUS")
+    if not configured or not (Path(configured) / "manifests").is_dir():
+        return {}
+    root = Path(configured)
+    files = [*sorted((root / "manifests").rglob("*.yaml")), root / "kustomization.yaml"]
+    return {
+        str(path.relative_to(root)): path.read_text(encoding="utf-8")
+        for path in files
+        if path.is_file()
+    }
 
 
 def large_document(target_bytes: int) -> dict[str, object]:
