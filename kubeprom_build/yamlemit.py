@@ -316,22 +316,33 @@ def _string_style(s: str) -> str | None:
     """The style go-yaml asks the emitter for; libyaml downgrades it exactly like go-yaml."""
     bad = _FORBIDDEN.search(s)
     if bad is not None:
-        raise _Reject(f"string contains U+{ord(bad.group()):04X}, which gojsontoyaml mangles")
+        raise _Reject(_forbidden_reason(bad.group()))
     if s[:1] == "\ufeff":
-        raise _Reject("string starts with U+FEFF, which gojsontoyaml mangles")
+        raise _Reject("string starts with U+FEFF (byte order mark), which gojsontoyaml corrupts")
     if "\n" in s:
         return "|"
     return '"' if _needs_double_quotes(s) else None
 
 
+def _forbidden_reason(char: str) -> str:
+    code = f"U+{ord(char):04X}"
+    if "\ud800" <= char <= "\udfff":
+        return f"string contains a lone surrogate ({code}), which is not valid UTF-8"
+    return (
+        f"string contains {code}, a YAML line break that gojsontoyaml folds into a space;"
+        " write it another way (e.g. as a plain newline)"
+    )
+
+
 def _check_key(key: object) -> str:
+    """Keys go-yaml would write as ``? key`` (complex) or cannot write at all are refused."""
     if not isinstance(key, str):
         raise _Reject(f"mapping key {key!r} is not a string")
     if _KEY_BREAKS.search(key):
         raise _Reject(f"mapping key {key!r} contains a line break")
     if len(key) > 32 and len(key.encode("utf-8", "surrogatepass")) > 128:
         raise _Reject(f"mapping key {key[:40]!r}... is longer than 128 bytes")
-    return key
+    return key if type(key) is str else str(key)
 
 
 # --- event generation --------------------------------------------------------------------------
@@ -468,7 +479,8 @@ def _atom_text(value: object) -> str:
 
 def dumps(document: object) -> str:
     """YAML text (ending in exactly one \\n) for a JSON value as produced by json.loads of
-    engine output."""
+    engine output. Only a string ending in blank lines written last (a ``|+`` block) adds its
+    own empty lines after that, exactly as gojsontoyaml does."""
     if CEmitter is None:  # pragma: no cover
         raise BuildError("PyYAML was installed without libyaml; reinstall PyYAML from a wheel")
     out = io.StringIO()

@@ -422,6 +422,7 @@ def test_subclasses_of_json_types_are_accepted() -> None:
         pass
 
     assert dumps(Doc({"b": [Name("yes")], "a": Doc()})) == 'a: {}\nb:\n- "yes"\n'
+    assert dumps({Name("on"): Doc({Name("k"): 1})}) == '"on":\n  k: 1\n'
 
 
 # --- errors -------------------------------------------------------------------------------------
