@@ -12,6 +12,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from kubeprom_build import yamlemit
 from kubeprom_build.yamlemit import (
     UnrepresentableError,
     dumps,
@@ -102,6 +103,12 @@ def test_sort_result_does_not_depend_on_input_order(keys: list[str], rnd: random
     shuffled = list(keys)
     rnd.shuffle(shuffled)
     assert sort_keys(shuffled) == sort_keys(keys)
+
+
+@given(st.lists(st.text(alphabet="aAzZ -./:@!\x01", max_size=6), unique=True))
+def test_code_point_shortcut_equals_the_natural_order(keys: list[str]) -> None:
+    # Only ASCII letters and non-digits below "A": sort_keys takes the sorted() shortcut.
+    assert sorted(keys, key=yamlemit._NATURAL_KEY) == sorted(keys) == sort_keys(keys)
 
 
 def test_sort_is_deterministic_for_inconsistent_key_sets() -> None:
