@@ -86,11 +86,12 @@ def test_natural_key_order(keys: list[str], expected: list[str] | None) -> None:
 
 
 def test_zero_after_nonzero_digit_quirk() -> None:
-    # go-yaml compares "10" vs "1a" at the "0": the digits before it ("1") are non-zero, so
-    # both numbers start at 1: 10 vs 1 -> "1a" first, although '0' < 'a' otherwise.
-    assert sort_keys(["x10", "x1-"]) == ["x1-", "x10"]
-    assert sort_keys(["x1-", "x10"]) == ["x1-", "x10"]
-    assert sort_keys(["x00", "x0-"]) == ["x0-", "x00"]
+    # "x100" vs "x15" differ first at "0" vs "5". go-yaml reads the digit runs from there ("00" and
+    # "5"), but since the digits before ("1") are non-zero, both numbers start at 1: 100 vs 15.
+    # Without that detail "x100" (0) would sort before "x15" (5).
+    assert sort_keys(["x100", "x15"]) == ["x15", "x100"]
+    assert sort_keys(["x15", "x100"]) == ["x15", "x100"]
+    assert sort_keys(["port8080", "port80", "port443"]) == ["port80", "port443", "port8080"]
 
 
 def test_unicode_digits_count_as_digits() -> None:
