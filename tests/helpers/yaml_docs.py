@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-GOLDEN_DIR = Path("/work/shared/testdata/yaml")
+# Copies of the shared contract cases (testdata/yaml): real gojsontoyaml v0.1.0 output.
+HERE = Path(__file__).resolve().parent
 
 # Cases whose expected text shows what gojsontoyaml did, but which kpb must refuse (contract §6).
 OUT_OF_CONTRACT = ("s_nel", "s_bom", "s_ls")
@@ -14,8 +15,8 @@ OUT_OF_CONTRACT = ("s_nel", "s_bom", "s_ls")
 
 def golden_cases() -> tuple[dict[str, object], dict[str, str]]:
     """The golden input object and, per top-level key, the exact YAML block gojsontoyaml wrote."""
-    document = json.loads((GOLDEN_DIR / "cases.json").read_text(encoding="utf-8"))
-    text = (GOLDEN_DIR / "cases.expected.yaml").read_text(encoding="utf-8")
+    document = json.loads((HERE / "yaml_cases.json").read_text(encoding="utf-8"))
+    text = (HERE / "yaml_cases.expected.yaml").read_text(encoding="utf-8")
     return document, split_top_level(text)
 
 
