@@ -5,8 +5,9 @@ contract, YAML emitter); assertions read the YAML bytes back.
 
 Runs where a vendor tree holding kube-prometheus and its dependencies exists: the project's own
 ``vendor/`` (after ``kpb vendor``) or the directory named by ``KPB_REAL_VENDOR``. Elsewhere every
-test is skipped with the reason. The C++ engine needs ~100 s per environment, so it joins the
-cross-engine comparison only with ``KPB_REAL_CPP=1``.
+test is skipped with the reason. The C++ engine needs 100-500 s per environment, so it joins the
+cross-engine comparison only with ``KPB_REAL_CPP=1`` (and is a known, strict xfail: see
+``CPP_FLOATS``).
 """
 
 from __future__ import annotations
@@ -467,12 +468,25 @@ def test_inline_mode_without_the_ext_var_fails_loudly(tmp_path: Path) -> None:
 # --- engines -----------------------------------------------------------------------------------
 
 
-def engines_to_compare() -> list[str]:
-    wanted = ["rs", "go"] + (["cpp"] if os.environ.get("KPB_REAL_CPP") == "1" else [])
-    return [e for e in wanted if e in available_engines()]
+# C++ jsonnet 0.22 prints 0.6 as 0.59999999999999998 inside std.manifestJsonEx strings (go and rs
+# print 0.6, as kube-prometheus' committed manifests do), so the Grafana dashboard ConfigMaps
+# differ. Strict: this starts failing, and should be removed, once the engines agree.
+CPP_FLOATS = pytest.mark.xfail(
+    strict=True,
+    reason="cpp formats floats in std.manifestJsonEx with 17 digits (0.59999999999999998)",
+)
 
 
-@pytest.mark.parametrize("engine", [e for e in engines_to_compare() if e != "rs"])
+def engines_to_compare() -> list[Any]:
+    wanted = ["go"] + (["cpp"] if os.environ.get("KPB_REAL_CPP") == "1" else [])
+    return [
+        pytest.param(e, marks=CPP_FLOATS) if e == "cpp" else e
+        for e in wanted
+        if e in available_engines()
+    ]
+
+
+@pytest.mark.parametrize("engine", engines_to_compare())
 def test_engines_write_identical_bytes(env: str, engine: str) -> None:
     """Every engine gives byte-identical manifests (kpb's YAML of each engine's JSON)."""
     theirs, ours = rendered(env, engine), rendered(env)
