@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kubeprom_build.engine import available_engines, get_engine
+from kubeprom_build.engine import JsonnetError, available_engines, get_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "jsonnet"
@@ -113,13 +113,13 @@ def test_ingress_without_cognito_or_stickiness(tmp_path: Path) -> None:
 def test_ingress_group_needs_a_single_security_group(tmp_path: Path) -> None:
     ok = ingress(tmp_path, securityGroups=["sg-0123456789abcdef0"], alb={**ALB, "groupName": "mon"})
     assert ok["metadata"]["annotations"]["alb.ingress.kubernetes.io/group.name"] == "mon"
-    with pytest.raises(Exception, match="exactly one security group"):
+    with pytest.raises(JsonnetError, match="exactly one security group"):
         ingress(tmp_path, alb={**ALB, "groupName": "mon"})
 
 
 def test_ingress_requires_subnets(tmp_path: Path) -> None:
     alb = {k: v for k, v in ALB.items() if k != "subnets"}
-    with pytest.raises(Exception, match=r"alb\.subnets must be set"):
+    with pytest.raises(JsonnetError, match=r"alb\.subnets must be set"):
         ingress(tmp_path, alb=alb)
 
 
@@ -285,7 +285,7 @@ def test_build_rejects_duplicate_names(tmp_path: Path) -> None:
         "(import 'lib/build.libsonnet').files({ a: { x: { kind: 'S' } }, b: { x: { kind: 'S' } } },"
         " prefixes={ a: 'p-', b: 'p-' })"
     )
-    with pytest.raises(Exception, match="duplicate output file names"):
+    with pytest.raises(JsonnetError, match="duplicate output file names"):
         evaluate(tmp_path, code)
 
 

@@ -28,7 +28,7 @@ import yaml
 
 from kubeprom_build.build import BuildRequest, render
 from kubeprom_build.buildstate import new_salt
-from kubeprom_build.engine import available_engines, get_engine
+from kubeprom_build.engine import JsonnetError, available_engines, get_engine
 
 pytestmark = pytest.mark.realworld
 
@@ -461,7 +461,7 @@ def test_inline_mode_takes_secrets_from_the_ext_var(tmp_path: Path) -> None:
 def test_inline_mode_without_the_ext_var_fails_loudly(tmp_path: Path) -> None:
     main = tmp_path / "inline.jsonnet"
     main.write_text(INLINE_ENV, encoding="utf-8")
-    with pytest.raises(Exception, match="secrets"):
+    with pytest.raises(JsonnetError, match=r"(?i)(undefined external|not defined).*secrets"):
         evaluate_file(main)
 
 
