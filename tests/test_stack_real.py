@@ -29,6 +29,7 @@ import yaml
 from kubeprom_build.build import BuildRequest, render
 from kubeprom_build.buildstate import new_salt
 from kubeprom_build.engine import JsonnetError, available_engines, get_engine
+from tests.test_stack_libs import route
 
 pytestmark = pytest.mark.realworld
 
@@ -250,21 +251,31 @@ def test_alertmanager_config_and_receivers(env: str) -> None:
     assert am["externalUrl"] == f"https://{EXPECTED[env]['prefix']}alertmanager.example.com"
 
 
-def test_every_rule_severity_has_a_route(env: str) -> None:
-    """B1: each severity the v0.18.0 rules use is routed explicitly, none only by fallback."""
+def test_every_real_alert_reaches_the_right_receiver(env: str) -> None:
+    """B1 on the real rules: replay routing for each of kube-prometheus' alerts."""
     files = built(env)
-    severities = {
-        rule["labels"].get("severity")
+    tree = alertmanager_config(files)["route"]
+    alerts = [
+        {"alertname": rule["alert"], **rule.get("labels", {})}
         for obj in files.values()
         if obj["kind"] == "PrometheusRule"
         for group in obj["spec"]["groups"]
         for rule in group["rules"]
         if "alert" in rule
-    }
-    assert severities == {"critical", "warning", "info", "none"}
-    text = json.dumps(alertmanager_config(files)["route"])
-    assert "severity = critical" in text
-    assert "warning|info" in text
+    ]
+    assert len(alerts) > 100
+    assert {a.get("severity") for a in alerts} == {"critical", "warning", "info", "none"}
+    silenced = {"KubeCPUOvercommit", "CPUThrottlingHigh", "KubeVersionMismatch", "InfoInhibitor"}
+    for labels in alerts:
+        if labels["alertname"] in silenced:
+            expected = "silent-receiver"
+        elif labels["alertname"] == "Watchdog":
+            expected = "slack-watchdog"
+        elif labels["severity"] == "critical":
+            expected = "slack-critical"
+        else:
+            expected = "slack-warning"
+        assert route(tree, labels) == expected, labels
 
 
 # --- Grafana -----------------------------------------------------------------------------------
