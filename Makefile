@@ -5,6 +5,9 @@ VENV ?= .venv
 KPB := $(VENV)/bin/kpb
 ENV ?= dev
 KPB_FLAGS ?=
+# Extra `kpb build` options, e.g. inline secrets (docs/stack.md#secrets):
+#   make build ENV=dev BUILD_FLAGS='--ext-code-file secrets=secrets/dev.json'
+BUILD_FLAGS ?=
 
 .PHONY: help vendor update build build-all check test lint bench clean
 
@@ -24,14 +27,14 @@ update: $(VENV)/.installed ## Move dependencies to the newest commit of their ve
 	$(KPB) $(KPB_FLAGS) update $(DEPS)
 
 build: vendor ## Build manifests/$(ENV) (ENV=dev|stg|prd)
-	$(KPB) $(KPB_FLAGS) build $(ENV)
+	$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) $(ENV)
 
 build-all: vendor ## Build every environment
-	$(KPB) $(KPB_FLAGS) build --all
+	$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --all
 
 check: vendor ## Fail when vendor/ or manifests/ differ from what the sources produce
 	$(KPB) $(KPB_FLAGS) vendor --verify
-	$(KPB) $(KPB_FLAGS) build --check --all
+	$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --check --all
 
 test: $(VENV)/.installed ## Lint, type-check and run the test suite
 	$(VENV)/bin/ruff check kubeprom_build tests benchmarks
