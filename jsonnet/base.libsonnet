@@ -194,6 +194,12 @@ local ingresslib = import 'lib/ingress.libsonnet';
     alb: cfg.alb,
   }),
 
+  local uiGroups = [cfg.alertmanager.securityGroups, cfg.grafana.securityGroups,
+                    cfg.prometheus.securityGroups],
+  // G7: security-groups is "exclusive" within an IngressGroup: all members must agree.
+  assert cfg.alb.groupName == null || std.length(std.set([std.join(',', g) for g in uiGroups])) == 1 :
+         'config.alb.groupName needs the same single security group for grafana, prometheus and alertmanager (G7)',
+
   ingress:: {
     'alertmanager-main': uiIngress('alertmanager-main', 'alertmanager', 'alertmanager-main', 'web',
                                    '/-/healthy', cfg.alertmanager.securityGroups, true),

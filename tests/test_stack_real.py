@@ -476,6 +476,25 @@ def test_inline_mode_without_the_ext_var_fails_loudly(tmp_path: Path) -> None:
         evaluate_file(main)
 
 
+def test_ingress_group_needs_one_shared_security_group(tmp_path: Path) -> None:
+    """G7: one ALB for all three UIs only works with one identical security group."""
+    main = tmp_path / "grouped.jsonnet"
+    grouped = INLINE_ENV.replace("secretsMode: 'inline',", "").replace(
+        "allowFromCidrs: ['10.0.0.0/16']", "allowFromCidrs: ['10.0.0.0/16'], groupName: 'mon'"
+    )
+    main.write_text(grouped, encoding="utf-8")
+    files = evaluate_file(main)
+    ingresses = [v for v in files.values() if v["kind"] == "Ingress"]
+    groups = {
+        v["metadata"]["annotations"]["alb.ingress.kubernetes.io/group.name"] for v in ingresses
+    }
+    assert (len(ingresses), groups) == (3, {"mon"})
+    other = "prometheus+: { securityGroups: ['sg-0123456789abcdef9']"
+    main.write_text(grouped.replace(other[:-3] + "0']", other), encoding="utf-8")
+    with pytest.raises(JsonnetError, match="same single security group"):
+        evaluate_file(main)
+
+
 # --- engines -----------------------------------------------------------------------------------
 
 
