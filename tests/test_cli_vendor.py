@@ -360,3 +360,54 @@ def test_every_command_has_help_with_an_example(
     assert run([command, "--help"]) == 0
     out = capsys.readouterr().out
     assert "Example" in out and f"kpb {command}" in out
+
+
+MIRRORS = Path(os.environ.get("KPB_MIRRORS", "/work/mirrors"))
+STANDIN = {  # grafana/grafana is too large to mirror: a stand-in repository replaces it
+    "3fcdbc5a6e5c955bd42bd3715dd03cbad2b078c1": "65362af0f833e56da05d484060962769637f6cbf",
+    "sRjOJwJhhkCDmMQls7clo/csVix/b47W+Wc3YCzn64Y=": "4QNBS35rLB6rIcukwmlvG5FGlAn4q9bMr2bCkYJqgSY=",
+}
+
+
+@pytest.mark.realworld
+@pytest.mark.skipif(not (MIRRORS / "gitconfig").is_file(), reason="no kube-prometheus mirrors")
+def test_kube_prometheus_v0_18_0_lock_is_reproduced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kube-prometheus's own jsonnetfile.json + lock: every locked sum must come out again."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(MIRRORS / "gitconfig"))
+    project = tmp_path / "kube-prometheus"
+    shutil.copytree(MIRRORS / "kp-v0.18.0/src/jsonnet", project / "jsonnet")
+    shutil.copy(MIRRORS / "kp-v0.18.0/src/jsonnetfile.json", project)
+    lock = (MIRRORS / "kp-lock.json").read_text()
+    for real, standin in STANDIN.items():
+        lock = lock.replace(real, standin)
+    (project / "jsonnetfile.lock.json").write_text(lock)
+    assert kpb(project, "vendor") == 0  # any sum that differs from the lock fails the run
+    assert (project / "jsonnetfile.lock.json").read_text() == lock
+    assert kpb(project, "vendor", "--verify") == 0
+    assert len(json.loads(lock)["dependencies"]) == 22
+
+
+@pytest.mark.realworld
+@pytest.mark.skipif(not (MIRRORS / "gitconfig").is_file(), reason="no kube-prometheus mirrors")
+def test_upstream_pins_reproduce_kube_prometheus_tested_versions(
+    tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(MIRRORS / "gitconfig"))
+    upstream = json.loads((MIRRORS / "kp-lock.json").read_text())["dependencies"]
+    grafana = [d for d in upstream if "grafana/grafana.git" in json.dumps(d)]
+    standin = json.loads(json.dumps(grafana[0]))
+    standin["version"], standin["sum"] = STANDIN[standin["version"]], STANDIN[standin["sum"]]
+    write_jsonnetfile(project, [], lock=False)
+    write_jsonnetfile(project, [standin], lock=True)  # only the stand-in is pre-locked
+    kp = "github.com/prometheus-operator/kube-prometheus/jsonnet/kube-prometheus@v0.18.0"
+    assert kpb(project, "install", "--upstream-pins", kp) == 0
+    ours = lock_of(project)
+    for dep in upstream:
+        git = dep["source"].get("git")
+        if git is None or dep is grafana[0]:
+            continue
+        name = git["remote"].removeprefix("https://").removesuffix(".git")
+        name += "/" + git["subdir"] if git["subdir"] else ""
+        assert (ours[name]["version"], ours[name]["sum"]) == (dep["version"], dep["sum"]), name
