@@ -121,8 +121,9 @@ def install(
     old = lock
     for text in uris:
         dep = uri.parse_uri(text, opts.project)
-        dep = replace(dep, single=single, legacy_name_override=legacy_name)
         existing = jf.get(dep.name)
+        keep = existing.legacy_name_override if existing else ""
+        dep = replace(dep, single=single, legacy_name_override=legacy_name or keep)
         if existing != dep:
             jf = jf.with_dependency(dep)
         if existing is None or (existing.source, existing.version) != (dep.source, dep.version):
@@ -442,37 +443,38 @@ def _rebase_locals(opts: Options, parent: Dependency, manifest: JsonnetFile) -> 
 
 def _clean_vendor(opts: Options, jf: JsonnetFile, lock: Sequence[Dependency]) -> tuple[str, ...]:
     """jb §5 clean-up: prune unknown dirs, drop stray symlinks, (re)create legacy links."""
-    vendor_dir = opts.vendor_dir
-    if not vendor_dir.is_dir():
+    if not opts.vendor_dir.is_dir():
         return ()
-    names = {d.name for d in lock}
     links = _legacy_links(lock) if jf.legacy_imports else {}
-    locals_ = {d.name for d in lock if d.is_local}
+    keep_links = {d.name: "" for d in lock if d.is_local} | links
+    names = {d.name for d in lock}
     removed: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(vendor_dir):
+    for dirpath, dirnames, filenames in os.walk(opts.vendor_dir):
         base = Path(dirpath)
-        rel_base = base.relative_to(vendor_dir).as_posix()
+        prefix = base.relative_to(opts.vendor_dir).as_posix()
+        prefix = "" if prefix == "." else prefix + "/"
         for entry in sorted(dirnames + filenames):
-            path = base / entry
-            rel = entry if rel_base == "." else f"{rel_base}/{entry}"
-            if path.is_symlink():
-                if rel in locals_ or links.get(rel) == os.readlink(path):
-                    continue
-                path.unlink()
-            elif entry in dirnames and not _known_dir(rel, names):
-                fsutil.remove_tree(path)
-                if not entry.startswith(STAGING_PREFIX):
-                    removed.append(rel)
-                    opts.progress(Event("removed", rel))
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if (base / d).is_dir()
-            and not (base / d).is_symlink()
-            and _descend(d if rel_base == "." else f"{rel_base}/{d}", names)
-        ]
-    _make_links(vendor_dir, links)
+            if _prune_entry(base / entry, prefix + entry, names, keep_links):
+                removed.append(prefix + entry)
+                opts.progress(Event("removed", prefix + entry))
+        dirnames[:] = [d for d in dirnames if _descend(base / d, prefix + d, names)]
+    _make_links(opts.vendor_dir, links)
     return tuple(removed)
+
+
+def _prune_entry(path: Path, rel: str, names: set[str], keep_links: dict[str, str]) -> bool:
+    """Delete a stray symlink or an unknown directory; True when a directory was pruned.
+
+    Symlinks kept: local packages (any target) and legacy links with the right target.
+    """
+    if path.is_symlink():
+        if rel not in keep_links or keep_links[rel] not in ("", os.readlink(path)):
+            path.unlink()
+        return False
+    if path.is_dir() and not _known_dir(rel, names):
+        fsutil.remove_tree(path)
+        return not path.name.startswith(STAGING_PREFIX)
+    return False
 
 
 def _known_dir(rel: str, names: set[str]) -> bool:
@@ -480,9 +482,11 @@ def _known_dir(rel: str, names: set[str]) -> bool:
     return any(name.startswith(rel) or rel.startswith(name) for name in names)
 
 
-def _descend(rel: str, names: set[str]) -> bool:
+def _descend(path: Path, rel: str, names: set[str]) -> bool:
     """Walk into parents of packages only: a package's own content is never touched."""
-    return rel not in names and any(name.startswith(rel + "/") for name in names)
+    if path.is_symlink() or not path.is_dir() or rel in names:
+        return False
+    return any(name.startswith(rel + "/") for name in names)
 
 
 def _legacy_links(lock: Sequence[Dependency]) -> dict[str, str]:

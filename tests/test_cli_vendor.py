@@ -411,3 +411,49 @@ def test_upstream_pins_reproduce_kube_prometheus_tested_versions(
         name = git["remote"].removeprefix("https://").removesuffix(".git")
         name += "/" + git["subdir"] if git["subdir"] else ""
         assert (ours[name]["version"], ours[name]["sum"]) == (dep["version"], dep["sum"]), name
+
+
+def test_progress_on_a_terminal_shows_one_line_per_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from kubeprom_build import vendor
+    from kubeprom_build.cli import vendor_cmds
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=120, no_color=True)
+    monkeypatch.setattr(vendor_cmds, "stderr", console)
+    reporter = vendor_cmds._Reporter(quiet=False)
+    with reporter.active():
+        reporter(vendor.Event("resolving", "github.com/o/a", "master"))
+        reporter(vendor.Event("fetched", "github.com/o/a", "0123456789abcdef"))
+        reporter(vendor.Event("cached", "github.com/o/b"))
+        reporter(vendor.Event("removed", "github.com/old/pkg"))
+    text = buffer.getvalue()
+    assert "fetched 0123456789ab" in text and "github.com/o/b" in text
+    assert "CLEAN github.com/old/pkg" in text
+    assert "2/2" in text  # the overall bar counts both packages
+    quiet = vendor_cmds._Reporter(quiet=True)
+    with quiet.active():
+        quiet(vendor.Event("fetched", "github.com/o/a", "0123"))
+    assert buffer.getvalue() == text
+
+
+def test_install_legacy_name_and_single(world: World, project: Path) -> None:
+    lib = world.remote("org/lib", {"sub/a.libsonnet": "1"})
+    lib.jsonnetfile("sub", [git_dep(World.url("org/other"))])  # not installed with --single
+    lib.commit({})
+    assert kpb(project, "init") == 0
+    assert (
+        kpb(project, "install", "--single", "--legacy-name", "alias", "github.com/org/lib/sub") == 0
+    )
+    entry = json.loads((project / "jsonnetfile.json").read_text())["dependencies"][0]
+    assert entry["single"] is True and entry["name"] == "alias"
+    assert os.readlink(project / "vendor/alias") == "github.com/org/lib/sub"
+    assert set(lock_of(project)) == {"github.com/org/lib/sub"}
+    assert kpb(project, "install", "--single", "github.com/org/lib/sub") == 0  # name is kept
+    assert os.readlink(project / "vendor/alias") == "github.com/org/lib/sub"
+    assert kpb(project, "install", "--legacy-name", "x", "github.com/a/b", "github.com/c/d") == 1

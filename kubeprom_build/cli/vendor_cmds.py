@@ -115,7 +115,7 @@ class _Reporter:
             console=stderr,
             transient=False,
         )
-        self.total = self.progress.add_task("packages", total=0, status="")
+        self.total = self.progress.add_task("all packages", total=0, status="")
         with self.progress:
             yield self
 
@@ -148,7 +148,7 @@ class _Reporter:
             task = self.tasks[event.name] = progress.add_task(event.name, total=1, status="")
             progress.update(self.total, total=len(self.tasks))
         done = event.kind in ("fetched", "cached", "linked")
-        status = {"resolving": "resolving", "fetching": "fetching"}.get(event.kind, event.kind)
+        status = f"{event.kind} {event.detail[:12]}" if event.kind == "fetched" else event.kind
         progress.update(task, completed=1 if done else 0, status=status)
         if done:
             progress.advance(self.total)
