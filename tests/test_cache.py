@@ -138,3 +138,17 @@ def test_falls_back_to_full_fetch_for_unadvertised_commit_on_v0_protocol(
     dest.mkdir()
     assert cache.export(remote.url, old, "sub", dest) == old
     assert (dest / "main.libsonnet").read_text() == "{}\n"
+
+
+def test_server_without_filter_support_still_works(
+    remote: Remote, cache: GitCache, tmp_path: Path
+) -> None:
+    git.run(["config", "uploadpack.allowFilter", "false"], cwd=remote.path, what="config")
+    sha = cache.resolve(remote.url, "master")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    assert cache.export(remote.url, sha, "sub", dest) == sha
+    assert (dest / "main.libsonnet").read_text() == "{}\n"
+    offline = GitCache(root=cache.root, offline=True)
+    (tmp_path / "again").mkdir()
+    offline.export(remote.url, sha, "big", tmp_path / "again")  # everything came at once
