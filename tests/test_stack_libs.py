@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kubeprom_build import jsonnetfile
 from kubeprom_build.engine import JsonnetError, available_engines, get_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,3 +341,33 @@ def test_real_secret_files_are_git_ignored() -> None:
     ignore = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert "/secrets/*.json" in ignore
     assert "!/secrets/example.json" in ignore
+
+
+# --- dependency pins ---------------------------------------------------------------------------
+
+KUBE_PROMETHEUS = "github.com/prometheus-operator/kube-prometheus/jsonnet/kube-prometheus"
+
+
+def test_jsonnetfile_depends_on_kube_prometheus_v0_18_0() -> None:
+    raw = (ROOT / "jsonnetfile.json").read_bytes()
+    jf = jsonnetfile.parse(raw, "jsonnetfile.json")
+    assert jsonnetfile.dumps(jf, lock=False) == raw, "not in jb's written form"
+    assert jf.legacy_imports is True
+    assert [(d.name, d.version) for d in jf.dependencies] == [(KUBE_PROMETHEUS, "v0.18.0")]
+
+
+def test_lock_is_jb_formatted_and_pins_the_tested_set() -> None:
+    raw = (ROOT / "jsonnetfile.lock.json").read_bytes()
+    lock = jsonnetfile.parse(raw, "jsonnetfile.lock.json")
+    assert jsonnetfile.dumps(lock, lock=True) == raw, "not in jb's written form"
+    assert list(lock.names()) == sorted(lock.names(), key=str.encode)
+    assert len(lock.dependencies) == 22
+    assert all(len(d.version) == 40 and len(d.sum) == 44 for d in lock.dependencies)
+    kp = lock.get(KUBE_PROMETHEUS)
+    assert kp is not None
+    # v0.18.0 is a lightweight tag: `git ls-remote` gives the commit itself.
+    assert kp.version == "4775d44d1aacfab7effa08293357521a3c603b87"
+    assert kp.sum == "xzW14ZUgd2nmF55s4TZMhFqqr7COqqAxCtUrpyYrLjw="
+    grafana = lock.get("github.com/grafana/grafana/grafana-mixin")
+    assert grafana is not None
+    assert grafana.version == "3fcdbc5a6e5c955bd42bd3715dd03cbad2b078c1"
