@@ -7,6 +7,7 @@ the cache exactly as they were; a killed run must leave the old state intact.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -301,3 +302,24 @@ def test_two_concurrent_processes_do_not_corrupt_each_other(
         assert proc.returncode == 0, err
     assert run(["-C", str(project), "vendor", "--verify"]) == 0
     assert len(json.loads((project / "jsonnetfile.lock.json").read_text())["dependencies"]) == 3
+
+
+@pytest.mark.slow
+def test_two_projects_share_the_cache_concurrently(world: World, tmp_path: Path) -> None:
+    for name in ("a", "b", "c", "d"):
+        world.remote(f"org/{name}", {f"{name}/x.libsonnet": name, "big.bin": os.urandom(50_000)})
+    projects = [tmp_path / f"p{i}" for i in range(3)]
+    for index, project in enumerate(projects):
+        project.mkdir()
+        deps = [git_dep(World.url(f"org/{n}"), n) for n in "abcd"]
+        write_jsonnetfile(project, deps[index:] + deps[:index])  # different orders
+    procs = [
+        subprocess.Popen([*KPB, "-C", str(p), "vendor"], stderr=subprocess.PIPE) for p in projects
+    ]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+    locks = {(p / "jsonnetfile.lock.json").read_text() for p in projects}
+    assert len(locks) == 1  # same content, sorted the same way
+    for project in projects:
+        assert run(["-C", str(project), "vendor", "--verify"]) == 0
