@@ -9,6 +9,7 @@ still applies, which is how mirrors and private remotes keep working.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -59,8 +60,23 @@ def clean_env() -> dict[str, str]:
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GIT_PROTOCOL_FROM_USER"] = "0"
     env["LC_ALL"] = "C"
-    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env and not _user_ssh_command():
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"  # ssh must not prompt either
     return env
+
+
+@functools.lru_cache(maxsize=1)
+def _user_ssh_command() -> bool:
+    """True when the user's git config sets core.sshCommand (then it is left alone)."""
+    proc = subprocess.run(
+        ["git", "config", "--get", "core.sshCommand"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_CONFIG_PARAMETERS")},
+        cwd="/",
+    )
+    return bool(proc.stdout.strip())
 
 
 def check_remote(remote: str) -> str:

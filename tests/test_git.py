@@ -163,3 +163,17 @@ def test_read_blob_fetches_one_file(remote: Remote, tmp_path: Path) -> None:
     assert git.read_blob(repo, commit, "sub/a.libsonnet", offline=False) == b"{a: 1}\n"
     assert git.read_blob(repo, commit, "missing.json", offline=False) is None
     assert git.missing_objects(repo, [f"{commit}:other"]) != []
+
+
+def test_users_ssh_command_is_respected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GIT_SSH_COMMAND", raising=False)
+    git._user_ssh_command.cache_clear()
+    assert "BatchMode" in git.clean_env()["GIT_SSH_COMMAND"]
+    config = tmp_path / "gitconfig"
+    config.write_text("[core]\n\tsshCommand = ssh -i /keys/deploy\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    git._user_ssh_command.cache_clear()
+    try:
+        assert "GIT_SSH_COMMAND" not in git.clean_env()
+    finally:
+        git._user_ssh_command.cache_clear()
