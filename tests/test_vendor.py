@@ -323,3 +323,41 @@ def test_two_projects_share_the_cache_concurrently(world: World, tmp_path: Path)
     assert len(locks) == 1  # same content, sorted the same way
     for project in projects:
         assert run(["-C", str(project), "vendor", "--verify"]) == 0
+
+
+@pytest.mark.slow
+def test_kill_at_any_moment_leaves_every_package_old_or_new(world: World, tmp_path: Path) -> None:
+    from kubeprom_build.checksum import dir_sum
+
+    project = tmp_path / "project"
+    project.mkdir()
+    names = [f"lib{i}" for i in range(6)]
+    remotes = [world.remote(f"org/{n}", {f"{n}/a.libsonnet": "old"}) for n in names]
+    write_jsonnetfile(project, [git_dep(World.url(f"org/{n}"), n) for n in names])
+    assert run(["-C", str(project), "vendor"]) == 0
+    old_lock = (project / "jsonnetfile.lock.json").read_bytes()
+    old_sums = {n: dir_sum(project / f"vendor/github.com/org/{n}/{n}") for n in names}
+    for remote, name in zip(remotes, names, strict=True):
+        remote.commit({f"{name}/a.libsonnet": "new", f"{name}/b.libsonnet": "new"})
+    outcomes = set()
+    for delay in (0.05, 0.3, 0.6, 0.9, 1.2, 1.6):
+        proc = subprocess.Popen([*KPB, "-C", str(project), "update"], stderr=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        lock = (project / "jsonnetfile.lock.json").read_bytes()
+        outcomes.add(lock == old_lock)
+        for name in names:
+            package = project / f"vendor/github.com/org/{name}/{name}"
+            files = sorted(p.name for p in package.iterdir())
+            assert files in (["a.libsonnet"], ["a.libsonnet", "b.libsonnet"]), (delay, files)
+            expected = "new" if len(files) == 2 else "old"
+            assert (package / "a.libsonnet").read_text() == expected  # never half-written
+            if lock == old_lock:
+                continue
+            assert dir_sum(package) != old_sums[name]  # a new lock is written last
+        if lock != old_lock:
+            break
+    assert run(["-C", str(project), "vendor"]) == 0
+    assert run(["-C", str(project), "vendor", "--verify"]) == 0
+    assert True in outcomes  # at least one kill landed before the lock was replaced
