@@ -457,3 +457,14 @@ def test_install_legacy_name_and_single(world: World, project: Path) -> None:
     assert kpb(project, "install", "--single", "github.com/org/lib/sub") == 0  # name is kept
     assert os.readlink(project / "vendor/alias") == "github.com/org/lib/sub"
     assert kpb(project, "install", "--legacy-name", "x", "github.com/a/b", "github.com/c/d") == 1
+
+
+def test_custom_vendor_dir(world: World, project: Path) -> None:
+    world.remote("org/lib", {"a.libsonnet": "1"})
+    write_jsonnetfile(project, [git_dep(World.url("org/lib"))])
+    assert run(["-C", str(project), "--jsonnetpkg-home", "jsonnet/vendor", "vendor"]) == 0
+    assert (project / "jsonnet/vendor/github.com/org/lib/a.libsonnet").is_file()
+    assert os.readlink(project / "jsonnet/vendor/lib") == "github.com/org/lib"
+    assert not (project / "vendor").exists()
+    args = ["-C", str(project), "--vendor-dir", "jsonnet/vendor", "vendor", "--verify"]
+    assert run(args) == 0
