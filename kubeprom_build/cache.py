@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ log = logging.getLogger("kpb")
 
 SHA_REF = "refs/kpb/sha/"
 LOCK_WAIT_SECONDS = 600.0
+ABBREVIATED = re.compile(r"^[0-9a-f]{7,39}$")
 ALL_REFS = ["+refs/heads/*:refs/kpb/heads/*", "+refs/tags/*:refs/kpb/tags/*"]
 
 
@@ -71,9 +73,24 @@ class GitCache:
                 "network; run without --offline"
             )
         sha = git.ls_remote(remote, version)
+        if sha is None and ABBREVIATED.match(version):
+            sha = self._expand(remote, version)
         if sha is None:
             raise GitError(f"version {version!r} does not exist in {remote}")
         return sha
+
+    def _expand(self, remote: str, short: str) -> str | None:
+        """An abbreviated commit sha: jb's git path finds it after a full fetch, so do we."""
+        with self._lock(remote):
+            repo = self._update_entry(
+                remote, lambda r: git.fetch(r, ALL_REFS, depth=None, what=f"cannot fetch {remote}")
+            )
+            try:
+                commit = git.peel_commit(repo, short)
+            except GitError:
+                return None
+            git.update_ref(repo, f"{SHA_REF}{commit}", commit)
+            return commit
 
     def has(self, remote: str, sha: str) -> bool:
         """True when ``sha`` was fetched before (decided from refs alone: no network)."""
@@ -95,21 +112,30 @@ class GitCache:
         return repo, git.peel_commit(repo, sha)
 
     def _fetch_locked(self, remote: str, sha: str) -> None:
+        def fetch(repo: Path) -> None:
+            if f"{SHA_REF}{sha}" not in git.refs(repo, SHA_REF):
+                _fetch_sha(repo, remote, sha)
+
+        self._update_entry(remote, fetch)
+
+    def _update_entry(self, remote: str, action: Callable[[Path], None]) -> Path:
+        """Run ``action`` on the entry (caller holds its lock); a new entry is built in a
+        temp dir and published by rename only when ``action`` succeeded."""
         repo = self.repo_path(remote)
         fsutil.recover_dir(repo)
         if repo.is_dir():
             _clear_stale_locks(repo)
-            if not self.has(remote, sha):
-                _fetch_sha(repo, remote, sha)
-            return
+            action(repo)
+            return repo
         staged = fsutil.staging_dir(repo)
         try:
             git.init_bare(staged, remote)
-            _fetch_sha(staged, remote, sha)
+            action(staged)
             os.rename(staged, repo)
         except BaseException:
             fsutil.remove_tree(staged)
             raise
+        return repo
 
     def export(self, remote: str, sha: str, subdir: str, dest: Path) -> str:
         """Extract ``subdir`` at ``sha`` into the empty directory ``dest``; returns the commit.

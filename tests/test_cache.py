@@ -152,3 +152,12 @@ def test_server_without_filter_support_still_works(
     offline = GitCache(root=cache.root, offline=True)
     (tmp_path / "again").mkdir()
     offline.export(remote.url, sha, "big", tmp_path / "again")  # everything came at once
+
+
+def test_abbreviated_sha_is_expanded_like_jbs_git_path(remote: Remote, cache: GitCache) -> None:
+    old = remote.head()
+    remote.commit({"sub/main.libsonnet": "{new: 1}\n"})
+    assert cache.resolve(remote.url, old[:9]) == old
+    assert cache.has(remote.url, old)
+    with pytest.raises(GitError, match="does not exist"):
+        cache.resolve(remote.url, "deadbeef1")
