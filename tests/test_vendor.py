@@ -163,14 +163,7 @@ CACHE_MAY_GROW = {
 }
 
 
-# app.py prints errors with rich markup on: "[/SUBDIR]" in a message breaks it (fix: escape).
-MARKUP_BUG = pytest.mark.xfail(reason="cli/app.py must rich.markup.escape error messages")
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=MARKUP_BUG) if c == "unparsable uri" else c for c in sorted(CASES)],
-)
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_fails_cleanly_and_changes_nothing(
     case: str,
     world: World,

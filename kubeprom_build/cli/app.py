@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kubeprom_build import __version__
 from kubeprom_build.errors import KpbError
@@ -113,7 +114,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, standalone_mode=False)
     except KpbError as err:
-        stderr.print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
+        stderr.print(f"[bold red]error:[/] {escape(str(err))}", markup=True, highlight=False)
         return err.exit_code
     except typer.Exit as done:
         return done.exit_code
