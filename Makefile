@@ -9,7 +9,7 @@ KPB_FLAGS ?=
 #   make build ENV=dev BUILD_FLAGS='--ext-code-file secrets=secrets/dev.json'
 BUILD_FLAGS ?=
 
-.PHONY: help vendor update build build-all check test lint bench clean
+.PHONY: help vendor update build build-all check test test-real lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test: $(VENV)/.installed ## Lint, type-check and run the test suite
 	$(VENV)/bin/ruff format --check kubeprom_build tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -n auto --durations=20
+
+test-real: $(VENV)/.installed ## Real-world tests against local kube-prometheus mirrors (KPB_MIRRORS=DIR, docs/realworld.md)
+	KPB_MIRRORS=$(KPB_MIRRORS) $(VENV)/bin/pytest -m realworld --durations=10
 
 bench: $(VENV)/.installed ## Run the benchmarks (prints ratios against the reference pipelines)
 	$(VENV)/bin/python benchmarks/bench_vendor.py

@@ -15,6 +15,7 @@ import pytest
 
 from kubeprom_build import jsonnetfile
 from kubeprom_build.checksum import EMPTY_SUM, dir_sum
+from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir
 
 
 def expected_sum(*contents: bytes) -> str:
@@ -125,13 +126,13 @@ def test_symlink_inside_the_package_to_a_nested_file(tmp_path: Path) -> None:
     assert dir_sum(tmp_path / "p") == expected_sum(b"F", b"F")
 
 
-REALWORLD = os.environ.get("KPB_REALWORLD_KP", "")
+REALWORLD = str(kube_prometheus_dir() or "")
 
 
 @pytest.mark.realworld
-@pytest.mark.skipif(not REALWORLD, reason="set KPB_REALWORLD_KP to a kube-prometheus checkout")
+@pytest.mark.skipif(not REALWORLD, reason=SKIP_REASON)
 def test_sums_match_kube_prometheus_lock() -> None:
-    """KPB_REALWORLD_KP holds src/jsonnetfile.lock.json and the vendor/ jb made from it."""
+    """The mirrors hold src/jsonnetfile.lock.json and the vendor/ jb made from it."""
     base = Path(REALWORLD)
     lock = jsonnetfile.load(base / "src" / jsonnetfile.LOCK_FILE, missing_ok=False)
     checked = {

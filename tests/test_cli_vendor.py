@@ -23,6 +23,7 @@ from tests.helpers.gitrepos import (
     snapshot,
     write_jsonnetfile,
 )
+from tests.helpers.realworld import SKIP_REASON, mirrors_dir
 
 
 @pytest.fixture
@@ -362,7 +363,7 @@ def test_every_command_has_help_with_an_example(
     assert "Example" in out and f"kpb {command}" in out
 
 
-MIRRORS = Path(os.environ.get("KPB_MIRRORS", "/work/mirrors"))
+MIRRORS = mirrors_dir() or Path("/nonexistent")
 STANDIN = {  # grafana/grafana is too large to mirror: a stand-in repository replaces it
     "3fcdbc5a6e5c955bd42bd3715dd03cbad2b078c1": "65362af0f833e56da05d484060962769637f6cbf",
     "sRjOJwJhhkCDmMQls7clo/csVix/b47W+Wc3YCzn64Y=": "4QNBS35rLB6rIcukwmlvG5FGlAn4q9bMr2bCkYJqgSY=",
@@ -370,7 +371,7 @@ STANDIN = {  # grafana/grafana is too large to mirror: a stand-in repository rep
 
 
 @pytest.mark.realworld
-@pytest.mark.skipif(not (MIRRORS / "gitconfig").is_file(), reason="no kube-prometheus mirrors")
+@pytest.mark.skipif(not (MIRRORS / "gitconfig").is_file(), reason=SKIP_REASON)
 def test_kube_prometheus_v0_18_0_lock_is_reproduced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -390,7 +391,7 @@ def test_kube_prometheus_v0_18_0_lock_is_reproduced(
 
 
 @pytest.mark.realworld
-@pytest.mark.skipif(not (MIRRORS / "gitconfig").is_file(), reason="no kube-prometheus mirrors")
+@pytest.mark.skipif(not (MIRRORS / "gitconfig").is_file(), reason=SKIP_REASON)
 def test_upstream_pins_reproduce_kube_prometheus_tested_versions(
     tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

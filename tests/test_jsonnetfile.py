@@ -23,6 +23,7 @@ from kubeprom_build.jsonnetfile import (
     parse,
     save_if_changed,
 )
+from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -424,11 +425,11 @@ def test_round_trip(model: JsonnetFile, lock: bool) -> None:
     assert b"<" not in written and b">" not in written and b"&" not in written
 
 
-REALWORLD = os.environ.get("KPB_REALWORLD_KP", "")
+REALWORLD = str(kube_prometheus_dir() or "")
 
 
 @pytest.mark.realworld
-@pytest.mark.skipif(not REALWORLD, reason="set KPB_REALWORLD_KP to a kube-prometheus checkout")
+@pytest.mark.skipif(not REALWORLD, reason=SKIP_REASON)
 def test_jb_written_files_round_trip_byte_for_byte() -> None:
     src = Path(REALWORLD) / "src"
     for name, lock in ((jsonnetfile.FILE, False), (jsonnetfile.LOCK_FILE, True)):

@@ -4,7 +4,7 @@ Environments go through kpb's own pipeline (:func:`kubeprom_build.build.render`:
 contract, YAML emitter); assertions read the YAML bytes back.
 
 Runs where a vendor tree holding kube-prometheus and its dependencies exists: the project's own
-``vendor/`` (after ``kpb vendor``) or the directory named by ``KPB_REAL_VENDOR``. Elsewhere every
+``vendor/`` (after ``kpb vendor``) or ``$KPB_MIRRORS/kp-v0.18.0/vendor``. Elsewhere every
 test is skipped with the reason. The C++ engine needs 100-500 s per environment, so it joins the
 cross-engine comparison only with ``KPB_REAL_CPP=1`` (and is a known, strict xfail: see
 ``CPP_FLOATS``).
@@ -29,6 +29,7 @@ import yaml
 from kubeprom_build.build import BuildRequest, render
 from kubeprom_build.buildstate import new_salt
 from kubeprom_build.engine import JsonnetError, available_engines, get_engine
+from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir
 from tests.test_stack_libs import route
 
 pytestmark = pytest.mark.realworld
@@ -45,9 +46,11 @@ EXPECTED = {  # per environment: what environments/<env>.jsonnet sets
 
 def vendor_dir() -> Path | None:
     """The vendor tree to build against, or None when kube-prometheus is not available."""
-    configured = os.environ.get("KPB_REAL_VENDOR")
-    candidate = Path(configured) if configured else ROOT / "vendor"
-    return candidate if (candidate / KP_MAIN).is_file() else None
+    mirrored = kube_prometheus_dir()
+    for candidate in (ROOT / "vendor", mirrored / "vendor" if mirrored else None):
+        if candidate is not None and (candidate / KP_MAIN).is_file():
+            return candidate
+    return None
 
 
 VENDOR = vendor_dir()
@@ -55,8 +58,7 @@ if VENDOR is None:
     pytestmark = [
         pytest.mark.realworld,
         pytest.mark.skip(
-            reason="kube-prometheus is not vendored: run `kpb vendor` or set KPB_REAL_VENDOR "
-            "to a vendor tree built from jsonnetfile.lock.json"
+            reason=f"kube-prometheus is not vendored: run `kpb vendor`, or {SKIP_REASON}"
         ),
     ]
 

@@ -21,6 +21,7 @@ from kubeprom_build.yamlemit import (
     json_path,
     sort_keys,
 )
+from tests.helpers.realworld import SKIP_REASON
 from tests.helpers.yaml_docs import OUT_OF_CONTRACT, golden_cases, large_document, real_manifests
 from tests.helpers.yaml_goload import load_like_go
 
@@ -595,7 +596,7 @@ REAL_MANIFESTS = real_manifests()
 @pytest.mark.realworld
 @pytest.mark.skipif(
     not REAL_MANIFESTS,
-    reason="set KPB_REAL_KUBE_PROMETHEUS to a kube-prometheus checkout (with manifests/)",
+    reason=SKIP_REASON,
 )
 @pytest.mark.parametrize("name", sorted(REAL_MANIFESTS) or ["none"])
 def test_committed_kube_prometheus_manifest_round_trips(name: str) -> None:

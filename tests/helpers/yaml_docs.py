@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from tests.helpers.realworld import kube_prometheus_dir
 
 # Copies of the shared contract cases (testdata/yaml): real gojsontoyaml v0.1.0 output.
 HERE = Path(__file__).resolve().parent
@@ -52,11 +53,11 @@ def _quoted_key(line: str) -> str:
 
 def real_manifests() -> dict[str, str]:
     """Committed kube-prometheus output (``manifests/**`` and ``kustomization.yaml``) by relative
-    path, from the checkout named by ``KPB_REAL_KUBE_PROMETHEUS``; empty when not configured."""
-    configured = os.environ.get("KPB_REAL_KUBE_PROMETHEUS")
-    if not configured or not (Path(configured) / "manifests").is_dir():
+    path, from the kube-prometheus checkout under ``KPB_MIRRORS``; empty when not configured."""
+    base = kube_prometheus_dir()
+    root = base / "src" if base else None
+    if root is None or not (root / "manifests").is_dir():
         return {}
-    root = Path(configured)
     files = [*sorted((root / "manifests").rglob("*.yaml")), root / "kustomization.yaml"]
     return {
         str(path.relative_to(root)): path.read_text(encoding="utf-8")
