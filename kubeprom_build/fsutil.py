@@ -159,6 +159,23 @@ def enclosing_repo_root(start: Path) -> Path:
     return start
 
 
+STATE_DIR_NAME = ".kpb"
+
+
+def state_dir(project: Path) -> Path:
+    """The project's private ``.kpb/`` directory (locks, build stamps), created on first use.
+
+    It carries its own ``.gitignore`` so users never commit it by accident, whatever their
+    repository's ignore rules say.
+    """
+    path = project / STATE_DIR_NAME
+    path.mkdir(parents=True, exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        atomic_write_bytes(ignore, b"# Created by kpb: local state, never committed.\n*\n")
+    return path
+
+
 @contextlib.contextmanager
 def file_lock(lock_path: Path, what: str, wait_seconds: float = 0.0) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``lock_path`` for the duration of the block.

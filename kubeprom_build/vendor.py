@@ -165,7 +165,7 @@ def _load(opts: Options) -> tuple[JsonnetFile, JsonnetFile]:
 
 
 def _project_lock(opts: Options) -> contextlib.AbstractContextManager[None]:
-    path = opts.project / ".kpb" / "locks" / "vendor.lock"
+    path = fsutil.state_dir(opts.project) / "locks" / "vendor.lock"
     return fsutil.file_lock(path, f"vendor/ of {opts.project}", opts.wait_seconds)
 
 

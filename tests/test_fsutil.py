@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from kubeprom_build.fsutil import (
     recover_dir,
     replace_dir,
     staging_dir,
+    state_dir,
     write_if_changed,
 )
 
@@ -82,3 +84,15 @@ def test_file_lock_is_exclusive(tmp_path: Path) -> None:
         # flock locks are per open file description, so a second open in-process conflicts too.
         with file_lock(lock, "project"):
             pass
+
+
+def test_state_dir_ignores_itself_in_git(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (state_dir(tmp_path) / "stamp").write_text("x")
+    status = subprocess.run(
+        ["git", "-C", str(tmp_path), "status", "--porcelain", "--untracked-files=all"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert status.stdout == ""
