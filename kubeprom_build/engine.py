@@ -121,7 +121,10 @@ class BindingEngine:
                 self.module.evaluate_file(file, import_callback=_textual(callback), **kwargs)
             )
         found, source = callback("", file)
-        text = source.decode("utf-8")
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RuntimeError(f"{found}: not UTF-8 text") from None
         return str(self.module.evaluate_snippet(found, text, import_callback=callback, **kwargs))
 
 

@@ -242,7 +242,9 @@ def test_check_reports_differences_without_writing(tmp_path: Path) -> None:
 def test_cpp_on_large_vendor_tree_warns_once(tmp_path: Path) -> None:
     root = projects.make_project(tmp_path / "p")
     projects.write_files(root, {f"vendor/bulk/f{i}.libsonnet": "{}" for i in range(300)})
-    report = build.build(_request(root, engine="cpp"), ["dev", "prd"], jobs=1)
+    heard: list[str] = []
+    report = build.build(_request(root, engine="cpp"), ["dev", "prd"], jobs=1, warn=heard.append)
+    assert heard == list(report.warnings)
     assert len(report.warnings) == 1
     assert "much slower" in report.warnings[0]
     assert build.build(_request(root, engine="rs"), ["dev"]).warnings == ()

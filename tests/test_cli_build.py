@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -301,3 +302,25 @@ def test_ctrl_c_cleans_up(project: Path) -> None:
     assert proc.returncode == 130, err.decode()
     assert tree(project) == old
     assert leftovers(project) == []
+
+
+KP_MIRROR = Path(os.environ.get("KPB_KP_MIRROR", "/work/mirrors/kp-v0.18.0"))
+
+
+@pytest.mark.realworld
+def test_kube_prometheus_kustomize_example_reproduces_committed_manifests(tmp_path: Path) -> None:
+    """examples/kustomize.jsonnet as an environment → kube-prometheus's committed manifests/."""
+    if not (KP_MIRROR / "vendor").is_dir() or not (KP_MIRROR / "src" / "manifests").is_dir():
+        pytest.skip(f"no local kube-prometheus v0.18.0 copy at {KP_MIRROR}")
+    root = tmp_path / "kp"
+    (root / "environments").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    shutil.copytree(KP_MIRROR / "vendor", root / "vendor", symlinks=True)
+    shutil.copy(KP_MIRROR / "src" / "examples" / "kustomize.jsonnet", root / "environments")
+    assert kpb(root, "build", "kustomize", "--engine", "rs") == 0
+    expected = manifests.read_tree(KP_MIRROR / "src" / "manifests")
+    expected["kustomization.yaml"] = (KP_MIRROR / "src" / "kustomization.yaml").read_bytes()
+    got = tree(root, "kustomize")
+    assert got.keys() == expected.keys()
+    differing = sorted(k for k in got if got[k] != expected[k])
+    assert differing == []

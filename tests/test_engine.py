@@ -197,3 +197,11 @@ def test_ext_vars_and_tlas_reach_the_program(name: str, tmp_path: Path) -> None:
         import_callback=_importer(root),
     )
     assert json.loads(text) == ["E", 2, "T", {"x": 1}]
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_main_file_that_is_not_utf8_is_an_engine_error(name: str, tmp_path: Path) -> None:
+    root = projects.make_project(tmp_path / "p")
+    (root / "environments" / "bad.jsonnet").write_bytes(b"{ a: '\xff' }")
+    with pytest.raises(JsonnetError, match="not UTF-8"):
+        get_engine(name).evaluate(Path("environments/bad.jsonnet"), import_callback=_importer(root))

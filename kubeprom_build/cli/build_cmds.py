@@ -34,7 +34,8 @@ _VAR_HELP = {
 
 
 def _var_option(flag: str) -> Any:
-    return typer.Option(flag, help=_VAR_HELP[flag], metavar="NAME[=VALUE]", show_default=False)
+    metavar = "NAME=FILE" if flag.endswith("-file") else "NAME[=VALUE]"
+    return typer.Option(flag, help=_VAR_HELP[flag], metavar=metavar, show_default=False)
 
 
 EnvsArg = Annotated[
@@ -124,7 +125,10 @@ def build_command(
     tla_code_file: TlaCodeFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     jobs: Annotated[
-        int, typer.Option("-j", "--jobs", help="Parallel environments (default: cores).")
+        int,
+        typer.Option(
+            "-j", "--jobs", help="Parallel environments (default: cores).", show_default=False
+        ),
     ] = 0,
 ) -> None:
     """Render environments/<ENV>.jsonnet into manifests/<ENV>/ (one YAML file per key)."""
@@ -142,14 +146,16 @@ def build_command(
     selected = _select(request.project, envs, all_)
     quiet = options(ctx).quiet or as_json
     with _progress(selected, quiet) as progress:
-        report = builder.build(request, selected, jobs=jobs, progress=progress)
-    for warning in report.warnings:
-        stderr.print(f"warning: {warning}")
+        report = builder.build(request, selected, jobs=jobs, progress=progress, warn=_warn)
     if as_json:
         stdout.print_json(json.dumps(_json_report(request, report)))
     else:
         _print_summary(report, check)
     _finish(report, check)
+
+
+def _warn(message: str) -> None:
+    stderr.print(f"warning: {message}", markup=False, highlight=False)
 
 
 @contextmanager
