@@ -51,7 +51,7 @@ Progress = Callable[[str, str], None]
 ENV_DIR = "environments"
 OUT_DIR = "manifests"
 LIB_DIR = "jsonnet"
-STATE_DIR = ".kpb"
+STATE_DIR = fsutil.STATE_DIR_NAME
 _SAMPLE_LINES = 10
 _TRACE_LINES = 8
 _LARGE_VENDOR_FILES = 300
@@ -344,10 +344,10 @@ def _build_locked(
 ) -> tuple[manifests.TreeDiff, bool]:
     environment_file(request.project, env)
     target = request.output_dir(env)
-    state = request.project / STATE_DIR
+    if request.check:  # reads only: no lock, and no .kpb/ created
+        return _check(request, env, engine, target, request.project / STATE_DIR), False
+    state = fsutil.state_dir(request.project)
     lock = state / "locks" / f"manifests-{env}.lock"
-    if request.check:
-        return _check(request, env, engine, target, state), False
     with fsutil.file_lock(lock, f"{OUT_DIR}/{env}", request.wait_seconds):
         stamp = None if request.force else buildstate.load(state, env)
         if stamp is not None and _fresh(request, env, engine, stamp, target):
