@@ -395,7 +395,7 @@ def build(
         environment_file(request.project, env)
     warnings = _warnings(request, engine)
     for warning in warnings:
-        log.warning("%s", warning)
+        log.info("warning: %s", warning)
         if warn is not None:
             warn(warning)
     notify = progress or (lambda _env, _stage: None)

@@ -331,3 +331,13 @@ def test_kube_prometheus_kustomize_example_reproduces_committed_manifests(tmp_pa
     assert len(got) == 96
     differing = sorted(k for k in got if got[k] != expected[k])
     assert set(differing) <= GRAFANA_MIXIN
+
+
+def test_cpp_warning_is_printed_once_before_the_summary(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    projects.write_files(project, {f"vendor/bulk/f{i}.libsonnet": "{}" for i in range(300)})
+    assert kpb(project, "build", "dev", "--engine", "cpp") == 0
+    err = capsys.readouterr().err
+    assert err.count("much slower") == 1
+    assert err.startswith("warning: the cpp engine")
