@@ -355,7 +355,10 @@ def _build_locked(
         rendered = render(request, env, engine, buildstate.new_salt())
         buildstate.forget(state, env)
         diff = manifests.publish(target, rendered.files)
-        buildstate.save(state, env, rendered.stamp)
+        try:
+            buildstate.save(state, env, rendered.stamp)
+        except OSError as err:  # only costs an evaluation next time
+            log.info("could not record the build stamp of %s: %s", env, err)
         return diff, False
 
 

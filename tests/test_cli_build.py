@@ -341,3 +341,47 @@ def test_cpp_warning_is_printed_once_before_the_summary(
     err = capsys.readouterr().err
     assert err.count("much slower") == 1
     assert err.startswith("warning: the cpp engine")
+
+
+def test_rebuild_keeps_mtime_of_unchanged_files_and_drops_stale_ones(project: Path) -> None:
+    assert kpb(project, "build", "dev") == 0
+    out = project / "manifests" / "dev"
+    for path in out.rglob("*.yaml"):
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    projects.set_env(
+        project,
+        "dev",
+        "local c = import 'cluster.libsonnet';\n"
+        "local all = c.render({ namespace: 'monitoring', cluster: 'dev', replicas: 3 });\n"
+        "{ [k]: all[k] for k in std.objectFields(all) if k != 'extra-configmap' }\n",
+    )
+    assert kpb(project, "build", "dev") == 0
+    assert not (out / "extra-configmap.yaml").exists()
+    assert (out / "prometheus-prometheus.yaml").stat().st_mtime_ns != 1_000_000_000
+    assert (out / "prometheus-rules.yaml").stat().st_mtime_ns == 1_000_000_000
+    assert (out / "setup" / "0namespace-namespace.yaml").stat().st_mtime_ns == 1_000_000_000
+
+
+def test_disk_full_during_build_keeps_old_manifests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        root = projects.make_project(disk / "repo")
+        assert kpb(root, "build", "dev") == 0
+        before = tree(root)
+        projects.set_env(root, "dev", projects.many_large_env(40, 40_000))
+        assert kpb(root, "build", "dev") == 1
+        assert "no space left on device" in capsys.readouterr().err
+        assert tree(root) == before
+        assert leftovers(root) == []
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -160,19 +160,18 @@ def _warn(message: str) -> None:
 
 @contextmanager
 def _progress(envs: list[str], quiet: bool) -> Iterator[builder.Progress]:
-    """A spinner naming the environments still evaluating (terminal only)."""
+    """A spinner with how many environments are done and which are still pending (terminal only)."""
     if quiet or not stderr.is_terminal:
         yield lambda _env, _stage: None
         return
-    running: list[str] = []
-    with stderr.status("building …") as status:
+    pending = list(envs)
+    with stderr.status(f"building {', '.join(envs)} …") as status:
 
         def update(env: str, stage: str) -> None:
-            if stage == "start":
-                running.append(env)
-            elif env in running:
-                running.remove(env)
-            status.update(f"evaluating {', '.join(running)} …" if running else "done")
+            if stage == "done" and env in pending:
+                pending.remove(env)
+            done = len(envs) - len(pending)
+            status.update(f"building: {done}/{len(envs)} done, pending {', '.join(pending)} …")
 
         yield update
 
