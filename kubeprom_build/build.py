@@ -445,7 +445,9 @@ def _warnings(request: BuildRequest, engine: Engine) -> tuple[str, ...]:
         return ()
     return (
         "the cpp engine is much slower than rs or go on large builds (kube-prometheus: about "
-        "97 s and 1.2 GB against 0.5 s with rs); pass --engine rs unless you need cpp",
+        "100-200 s and 1.2 GB against 1 s with rs) and prints floats inside std.manifestJson* "
+        "strings with 17 digits (0.6 becomes 0.59999999999999998 in Grafana dashboards); "
+        "pass --engine rs unless you need cpp",
     )
 
 

@@ -205,3 +205,18 @@ def test_main_file_that_is_not_utf8_is_an_engine_error(name: str, tmp_path: Path
     (root / "environments" / "bad.jsonnet").write_bytes(b"{ a: '\xff' }")
     with pytest.raises(JsonnetError, match="not UTF-8"):
         get_engine(name).evaluate(Path("environments/bad.jsonnet"), import_callback=_importer(root))
+
+
+def test_known_divergence_cpp_prints_floats_in_manifested_strings_with_17_digits(
+    tmp_path: Path,
+) -> None:
+    """Why kube-prometheus's dashboards differ under cpp (0.6 → 0.59999999999999998).
+
+    The float is printed by the engine inside a string (``std.manifestJsonEx``), so no YAML
+    emitter can undo it. If this starts failing, cpp agrees with go/rs: update the warning.
+    """
+    source = tmp_path / "f.jsonnet"
+    source.write_text("std.manifestJsonEx({ w: 0.6 }, ' ')")
+    outputs = {name: json.loads(get_engine(name).evaluate(source)) for name in ENGINES}
+    assert outputs["rs"] == outputs["go"] == '{\n "w": 0.6\n}'
+    assert outputs["cpp"] == '{\n "w": 0.59999999999999998\n}'
