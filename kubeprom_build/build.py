@@ -170,7 +170,7 @@ def _evaluate(
 ) -> str:
     variables = request.variables
     try:
-        return engine.evaluate(
+        text = engine.evaluate(
             source,
             ext_vars=variables.ext_vars,
             ext_codes=variables.ext_codes,
@@ -182,6 +182,12 @@ def _evaluate(
         if importer.refused is not None:
             raise ImportRefusedError(f"environment {env!r}: {importer.refused}") from None
         raise BuildError(engine_message(env, variables.redact(err.raw))) from None
+    # importstr/importbin of a refused or missing file evaluate without an error
+    if importer.refused is not None:
+        raise ImportRefusedError(f"environment {env!r}: {importer.refused}")
+    if importer.failure is not None:
+        raise BuildError(f"environment {env!r}: {importer.failure}")
+    return text
 
 
 _LOCATION = re.compile(r"(?P<file>[^\s:()]+):(?P<line>\d+):(?P<col>\d+)")

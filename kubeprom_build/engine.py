@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import posixpath
@@ -111,6 +112,8 @@ class BindingEngine:
             return str(self.module.evaluate_file(str(file), **kwargs))
         except RuntimeError as err:
             raise JsonnetError(str(err)) from None
+        except UnicodeDecodeError:  # the Go binding's error path can return garbage bytes
+            raise JsonnetError("the engine failed with an unreadable error message") from None
 
     def _evaluate_with_callback(
         self, file: str, callback: ImportCallback, kwargs: dict[str, Any]
@@ -192,6 +195,7 @@ class Importer:
         self.lookups: dict[tuple[str, str], Lookup] = {}
         self.files: dict[str, bytes] = {}
         self.refused: ImportRefusedError | None = None
+        self.failure: str | None = None
         self._results: dict[tuple[str, str], tuple[str, bytes]] = {}
 
     def _short(self, path: Path) -> str:
@@ -217,27 +221,37 @@ class Importer:
 
     def _resolve(self, base: str, rel: str) -> tuple[str, bytes]:
         missing: list[str] = []
+        where = base.rstrip("/") or "."
         for candidate in self._candidates(base, rel):
             absolute = os.path.join(self.root, candidate)
             if not os.path.isfile(absolute):
                 missing.append(candidate)
                 continue
-            self._confine(candidate, absolute, base, rel)
+            real = Path(os.path.realpath(absolute))
+            if not any(real == a or a in real.parents for a in self.allowed):
+                refusal = ImportRefusedError(
+                    f"import {rel!r} from {where}/ resolves to {real}, outside the project's "
+                    "repository and library paths; refusing to read it"
+                )
+                self.refused = self.refused or refusal
+                return self._fail(candidate, str(refusal))
             self.lookups[(base, rel)] = Lookup(candidate, tuple(missing))
             return candidate, self._read(candidate, absolute)
-        where = base.rstrip("/") or "."
-        raise RuntimeError(f"cannot find {rel!r} imported from {where}/ (searched: {missing})")
-
-    def _confine(self, candidate: str, absolute: str, base: str, rel: str) -> None:
-        real = Path(os.path.realpath(absolute))
-        if any(real == a or a in real.parents for a in self.allowed):
-            return
-        where = base.rstrip("/") or "."
-        self.refused = ImportRefusedError(
-            f"import {rel!r} from {where}/ resolves to {real}, outside the project's repository "
-            "and library paths; refusing to read it"
+        return self._fail(
+            missing[0], f"cannot find {rel!r} imported from {where}/ (searched: {missing})"
         )
-        raise RuntimeError(str(self.refused))
+
+    def _fail(self, found: str, message: str) -> tuple[str, bytes]:
+        """Answer a failed import with a program that raises ``message`` where it is imported.
+
+        Raising from the callback is what the API suggests, but the Go binding sometimes garbles
+        the message of an exception raised there (it reads past its end: UnicodeDecodeError),
+        while every engine reports a jsonnet ``error`` cleanly, with the import's location.
+        ``importstr``/``importbin`` would take this text as data, so callers must check
+        :attr:`failure` after a successful evaluation too.
+        """
+        self.failure = self.failure or message
+        return found, b"error " + json.dumps(f"kpb: {message}").encode("utf-8")
 
     def _read(self, candidate: str, absolute: str) -> bytes:
         data = self.files.get(candidate)

@@ -142,6 +142,22 @@ def test_import_escape_is_reported_as_refusal(tmp_path: Path) -> None:
     assert not (root / "manifests").exists()
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("kind", ["import", "importstr", "importbin"])
+def test_refused_or_missing_import_of_any_kind_fails(
+    engine: str, kind: str, tmp_path: Path
+) -> None:
+    root = projects.make_project(tmp_path / "p")
+    (tmp_path / "outside.txt").write_text("secret")
+    projects.set_env(root, "dev", f"{{ a: {{ v: {kind} '../../outside.txt' }} }}")
+    result = build.build_environment(_request(root, engine=engine), "dev")
+    assert result.error is not None and "outside the project's repository" in result.error
+    projects.set_env(root, "dev", f"{{ a: {{ v: {kind} 'nope.txt' }} }}")
+    result = build.build_environment(_request(root, engine=engine), "dev")
+    assert result.error is not None and "cannot find 'nope.txt'" in result.error
+    assert not (root / "manifests").exists()
+
+
 def test_missing_environment_lists_existing(tmp_path: Path) -> None:
     root = projects.make_project(tmp_path / "p")
     with pytest.raises(ConfigError, match=r"no environment 'stg'.*existing: dev, prd"):
