@@ -351,7 +351,7 @@ def _build_locked(
     environment_file(request.project, env)
     target = request.output_dir(env)
     if request.check:  # reads only: no lock, and no .kpb/ created
-        return _check(request, env, engine, target, request.project / STATE_DIR), False
+        return _check(request, env, engine, target, request.project / STATE_DIR)
     state = fsutil.state_dir(request.project)
     lock = state / "locks" / f"manifests-{env}.lock"
     with fsutil.file_lock(lock, f"{OUT_DIR}/{env}", request.wait_seconds):
@@ -370,12 +370,12 @@ def _build_locked(
 
 def _check(
     request: BuildRequest, env: str, engine: Engine, target: Path, state: Path
-) -> manifests.TreeDiff:
+) -> tuple[manifests.TreeDiff, bool]:
     stamp = None if request.force else buildstate.load(state, env)
     if stamp is not None and _fresh(request, env, engine, stamp, target):
-        return manifests.TreeDiff((), (), (), len(stamp.outputs))
+        return manifests.TreeDiff((), (), (), len(stamp.outputs)), True
     rendered = render(request, env, engine, buildstate.new_salt())
-    return manifests.compare(target, rendered.files)
+    return manifests.compare(target, rendered.files), False
 
 
 def _fresh(

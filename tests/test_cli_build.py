@@ -76,6 +76,9 @@ def test_json_summary(project: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_check_and_diff(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert kpb(project, "build", "dev") == 0
     assert kpb(project, "build", "--check", "dev") == 0
+    assert "up to date (skipped)" in capsys.readouterr().out
+    assert kpb(project, "build", "--check", "--force", "dev") == 0
+    assert "up to date (skipped)" not in capsys.readouterr().out
     assert kpb(project, "diff", "dev") == 0
     capsys.readouterr()
     projects.set_env(project, "dev", projects.env_source("dev", replicas=7))
