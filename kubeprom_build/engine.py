@@ -234,11 +234,12 @@ class Importer:
                     "repository and library paths; refusing to read it"
                 )
                 self.refused = self.refused or refusal
-                return self._fail(candidate, str(refusal))
+                return self._fail(f"{candidate} (refused)", str(refusal))
             self.lookups[(base, rel)] = Lookup(candidate, tuple(missing))
             return candidate, self._read(candidate, absolute)
         return self._fail(
-            missing[0], f"cannot find {rel!r} imported from {where}/ (searched: {missing})"
+            f"{missing[0]} (not found)",
+            f"cannot find {rel!r} imported from {where}/ (searched: {missing})",
         )
 
     def _fail(self, found: str, message: str) -> tuple[str, bytes]:
@@ -248,7 +249,8 @@ class Importer:
         the message of an exception raised there (it reads past its end: UnicodeDecodeError),
         while every engine reports a jsonnet ``error`` cleanly, with the import's location.
         ``importstr``/``importbin`` would take this text as data, so callers must check
-        :attr:`failure` after a successful evaluation too.
+        :attr:`failure` after a successful evaluation too. ``found`` is marked as not a real
+        path so the first location in the engine's trace is the import itself.
         """
         self.failure = self.failure or message
         return found, b"error " + json.dumps(f"kpb: {message}").encode("utf-8")

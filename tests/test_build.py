@@ -132,6 +132,17 @@ def test_engine_error_redacts_secret(tmp_path: Path) -> None:
     assert "bad ***" in str(caught.value)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_missing_import_points_at_the_import(engine: str, tmp_path: Path) -> None:
+    root = projects.make_project(tmp_path / "p")
+    projects.set_env(root, "dev", "{\n  a: (import 'nope.libsonnet').x,\n}\n")
+    with pytest.raises(BuildError) as caught:
+        _render(root, "dev", engine)
+    first = str(caught.value).splitlines()[0]
+    assert first.startswith("environment 'dev': environments/dev.jsonnet:2:7: ")
+    assert "cannot find 'nope.libsonnet' imported from environments/" in first
+
+
 def test_import_escape_is_reported_as_refusal(tmp_path: Path) -> None:
     root = projects.make_project(tmp_path / "p")
     (tmp_path / "outside.libsonnet").write_text("{}")
