@@ -429,7 +429,8 @@ def _build_parallel(
 ) -> tuple[EnvResult, ...]:
     context = multiprocessing.get_context("forkserver")
     done: dict[str, EnvResult] = {}
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    try:
         futures = {pool.submit(build_environment, request, env): env for env in envs}
         for env in envs:
             notify(env, "start")
@@ -443,7 +444,24 @@ def _build_parallel(
                     "outputs it had not published are unchanged"
                 ) from None
             notify(env, "done")
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown()
     return tuple(done[env] for env in envs)
+
+
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """On Ctrl-C or an error, end the workers now instead of waiting for their evaluations.
+
+    A worker stuck in a native engine call does not see SIGINT until the call returns (that can
+    take minutes with cpp). Killing it is safe: publishing is atomic and the next build removes
+    any staging directory it leaves.
+    """
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _warnings(request: BuildRequest, engine: Engine) -> tuple[str, ...]:

@@ -388,3 +388,22 @@ def test_disk_full_during_build_keeps_old_manifests(
         assert leftovers(root) == []
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_parallel_workers_stuck_in_the_engine(project: Path) -> None:
+    """Workers inside a native evaluation ignore SIGINT until it returns; kpb must not wait."""
+    busy = (
+        "std.foldl(function(x, y) x + std.foldl(function(a, b) a + b, std.range(0, 20000), y),"
+        " std.range(0, 20000), 0)"
+    )
+    projects.set_env(project, "slow", f"{{ a: {{ n: {busy} }} }}")
+    projects.set_env(project, "slow2", f"{{ b: {{ n: {busy} }} }}")
+    proc = kpb_process(project, "build", "slow", "slow2", "--engine", "go", "-j", "2")
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    started = time.perf_counter()
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert time.perf_counter() - started < 10
+    assert not (project / "manifests").exists() or leftovers(project) == []
