@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -154,6 +155,32 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
     inputs = {path: buildstate.digest(data) for path, data in importer.files.items()}
     outputs = {rel: buildstate.digest(data) for rel, data in files.items()}
     return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, outputs))
+
+
+def render_interruptibly(request: BuildRequest, env: str, engine: Engine) -> Rendered:
+    """:func:`render` in a daemon thread, so Ctrl-C is not held up by a native evaluation.
+
+    Python runs signal handlers only in the main thread between bytecodes; a C++/Go evaluation
+    can take minutes. The engines that release the GIL (go, cpp) leave the main thread free to
+    raise KeyboardInterrupt while it waits; the thread dies with the process. Nothing has been
+    written at this point, so abandoning it is safe.
+    """
+    outcome: list[Rendered | BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(render(request, env, engine, buildstate.new_salt()))
+        except BaseException as err:  # handed to the waiting thread
+            outcome.append(err)
+
+    thread = threading.Thread(target=work, name=f"kpb-render-{env}", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.1)
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def _settings(request: BuildRequest, env: str, engine: Engine, salt: str) -> str:
@@ -358,7 +385,7 @@ def _build_locked(
         stamp = None if request.force else buildstate.load(state, env)
         if stamp is not None and _fresh(request, env, engine, stamp, target):
             return manifests.TreeDiff((), (), (), len(stamp.outputs)), True
-        rendered = render(request, env, engine, buildstate.new_salt())
+        rendered = render_interruptibly(request, env, engine)
         buildstate.forget(state, env)
         diff = manifests.publish(target, rendered.files)
         try:
@@ -374,7 +401,7 @@ def _check(
     stamp = None if request.force else buildstate.load(state, env)
     if stamp is not None and _fresh(request, env, engine, stamp, target):
         return manifests.TreeDiff((), (), (), len(stamp.outputs)), True
-    rendered = render(request, env, engine, buildstate.new_salt())
+    rendered = render_interruptibly(request, env, engine)
     return manifests.compare(target, rendered.files), False
 
 
@@ -488,6 +515,6 @@ def _large_vendor(vendor: Path) -> bool:
 def diff_environment(request: BuildRequest, env: str) -> str:
     """Unified diff between ``manifests/<env>/`` and what a build would write."""
     engine = get_engine(request.engine)
-    rendered = render(request, env, engine, buildstate.new_salt())
+    rendered = render_interruptibly(request, env, engine)
     target = request.output_dir(env)
     return manifests.unified_diff(target, rendered.files, f"{OUT_DIR}/{env}")
