@@ -14,11 +14,13 @@ BUILD_FLAGS ?=
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# Quiet on success; the whole pip log is shown when the install fails.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
-	touch $@
+	@echo "installing kpb and its dependencies into $(VENV)/ (log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@( $(VENV)/bin/pip install --upgrade pip && $(VENV)/bin/pip install -e '.[dev]' ) \
+		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@touch $@
 
 vendor: $(VENV)/.installed ## Make vendor/ exactly what jsonnetfile.lock.json pins
 	$(KPB) $(KPB_FLAGS) vendor
