@@ -6,7 +6,7 @@ The pipeline per environment, in the spirit of Tanka's:
 2. skip when the incremental stamp proves nothing changed (:mod:`buildstate`);
 3. evaluate with the chosen engine; every import goes through :class:`engine.Importer`;
 4. parse the JSON and check the contract: an object of ``key → object`` with safe keys;
-5. render each value with :mod:`yamlemit` into ``<key>.yaml``;
+5. render each value with :mod:`yamlemit` into ``<key>.yaml`` (4 and 5: :mod:`outputs`);
 6. compare with (``check``) or atomically publish to the output tree (:mod:`manifests`);
 7. record the stamp.
 
@@ -32,7 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubeprom_build import __version__, buildstate, fsutil, manifests, yamlemit
+from kubeprom_build import __version__, buildstate, fsutil, manifests, outputs
 from kubeprom_build.engine import (
     SLOW_ENGINES,
     Engine,
@@ -53,7 +53,6 @@ ENV_DIR = "environments"
 OUT_DIR = "manifests"
 LIB_DIR = "jsonnet"
 STATE_DIR = fsutil.STATE_DIR_NAME
-_SAMPLE_LINES = 10
 _TRACE_LINES = 8
 _LARGE_VENDOR_FILES = 300
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -146,15 +145,15 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
     source = environment_file(request.project, env).relative_to(request.project)
     importer = Importer(request.project, request.library, _allowed_roots(request))
     text = _evaluate(request, env, engine, source, importer)
-    files = output_files(env, json.loads(text), request.variables.redact)
+    files = outputs.output_files(env, json.loads(text), request.variables.redact)
     settings = _settings(request, env, engine, salt)
     lookups = tuple(
         buildstate.Lookup(base, rel, lk.found, lk.missing)
         for (base, rel), lk in sorted(importer.lookups.items())
     )
     inputs = {path: buildstate.digest(data) for path, data in importer.files.items()}
-    outputs = {rel: buildstate.digest(data) for rel, data in files.items()}
-    return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, outputs))
+    written = {rel: buildstate.digest(data) for rel, data in files.items()}
+    return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))
 
 
 def render_interruptibly(request: BuildRequest, env: str, engine: Engine) -> Rendered:
@@ -249,114 +248,6 @@ def engine_message(env: str, raw: str) -> str:
         summary = summary[len(location.group(0)) :].lstrip(" -0123456789:")
     trace = [f"  {ln.strip()}" for ln in lines[1 : 1 + _TRACE_LINES]]
     return "\n".join([f"environment {env!r}: {where}{summary}", *trace])
-
-
-def output_files(env: str, data: object, redact: Callable[[str], str]) -> dict[str, bytes]:
-    """Step 4-5: check the multi-file contract and render each value to YAML bytes."""
-    if not isinstance(data, dict):
-        raise BuildError(
-            f"environment {env!r}: the output must be an object mapping file names to "
-            f"manifests, got {_kind(data)}\n{_sample(data, redact)}"
-        )
-    files: dict[str, bytes] = {}
-    for key, value in data.items():
-        rel = output_path(env, key) + ".yaml"
-        if not isinstance(value, dict):
-            raise BuildError(
-                f"environment {env!r}: key {key!r} must be an object (a Kubernetes object or a "
-                f"List), got {_kind(value)}\n{_sample(value, redact)}"
-            )
-        try:
-            files[rel] = yamlemit.dumps(value).encode("utf-8")
-        except yamlemit.UnrepresentableError as err:
-            raise BuildError(
-                f"environment {env!r}: key {key!r} at {yamlemit.json_path(err.path)}: {err}\n"
-                f"{_sample(_context(value, err.path), redact)}"
-            ) from None
-    check_collisions(env, files)
-    return files
-
-
-def output_path(env: str, key: str) -> str:
-    """Check one output key (it becomes a path under manifests/<env>/)."""
-    bad = _bad_key_reason(key)
-    if bad:
-        raise BuildError(f"environment {env!r}: output key {key!r} {bad}")
-    return key
-
-
-def _bad_key_reason(key: str) -> str | None:
-    if not key:
-        return "is empty"
-    if "\x00" in key or "\\" in key:
-        return "contains a NUL or backslash"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
-        return "contains a control character"
-    if key.startswith("/") or key.startswith("~"):
-        return "is an absolute path"
-    parts = key.split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        return "has an empty, '.' or '..' path component"
-    if any(len(p.encode("utf-8")) > 250 for p in parts):
-        return "has a path component longer than 250 bytes"
-    return None
-
-
-def check_collisions(env: str, files: Mapping[str, bytes]) -> None:
-    """Refuse two outputs that would be one file on a case-insensitive disk (or file vs dir)."""
-    seen: dict[str, str] = {}
-    for rel in sorted(files):
-        folded = rel.casefold()
-        if folded in seen:
-            raise BuildError(
-                f"environment {env!r}: outputs {seen[folded]!r} and {rel!r} differ only in case"
-            )
-        seen[folded] = rel
-    for rel in files:
-        parts = rel.casefold().split("/")
-        for i in range(1, len(parts)):
-            prefix = "/".join(parts[:i])
-            if prefix in seen:
-                raise BuildError(
-                    f"environment {env!r}: output {seen[prefix]!r} is also used as a "
-                    f"directory by {rel!r}"
-                )
-
-
-def _kind(value: object) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    return names.get(type(value), "a number")
-
-
-def _at(value: object, path: Sequence[str | int]) -> object:
-    for step in path:
-        try:
-            value = value[step]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            break
-    return value
-
-
-def _context(value: object, path: Sequence[str | int]) -> object:
-    """The object or array holding the bad value (a bare scalar says little on its own)."""
-    found = _at(value, path)
-    if isinstance(found, dict | list) or not path:
-        return found
-    return _at(value, path[:-1])
-
-
-_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-
-
-def _sample(value: object, redact: Callable[[str], str]) -> str:
-    """At most ten lines of ``value`` as JSON, secrets redacted, to show where the problem is."""
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    lines = text.translate(_LINE_BREAKS).split("\n")
-    if len(lines) > _SAMPLE_LINES:
-        lines = [*lines[: _SAMPLE_LINES - 1], "  ..."]
-    return redact("\n".join(f"  | {ln}" for ln in lines))
 
 
 def build_environment(request: BuildRequest, env: str) -> EnvResult:

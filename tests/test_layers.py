@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "resolve": 2,
     "buildstate": 2,
     "manifests": 2,
+    "outputs": 2,
     "vendor": 3,
     "build": 3,
     "cli": 4,
