@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kubeprom_build"
 
 LAYERS: dict[str, int] = {
     "__init__": 0,
-    "__main__": 5,
+    "__main__": 6,
     "errors": 0,
     "fsutil": 0,
     "jsonnetfile": 1,
@@ -30,9 +30,11 @@ LAYERS: dict[str, int] = {
     "buildstate": 2,
     "manifests": 2,
     "outputs": 2,
-    "vendor": 3,
+    "vendortree": 2,
+    "stager": 3,
     "build": 3,
-    "cli": 4,
+    "vendor": 4,
+    "cli": 5,
 }
 TERMINAL_LIBRARIES = {"typer", "rich", "click"}
 
