@@ -4,7 +4,7 @@ The pipeline per environment, in the spirit of Tanka's:
 
 1. find ``environments/<env>.jsonnet`` (a missing one lists those that exist);
 2. skip when the incremental stamp proves nothing changed (:mod:`buildstate`);
-3. evaluate with the chosen engine; every import goes through :class:`engine.Importer`;
+3. evaluate with the chosen engine; every import goes through :class:`imports.Importer`;
 4. parse the JSON and check the contract: an object of ``key → object`` with safe keys;
 5. render each value with :mod:`yamlemit` into ``<key>.yaml`` (4 and 5: :mod:`outputs`);
 6. compare with (``check``) or atomically publish to the output tree (:mod:`manifests`);
@@ -33,16 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubeprom_build import __version__, buildstate, fsutil, manifests, outputs
-from kubeprom_build.engine import (
-    SLOW_ENGINES,
-    Engine,
-    Importer,
-    ImportRefusedError,
-    JsonnetError,
-    get_engine,
-)
+from kubeprom_build.engine import SLOW_ENGINES, Engine, JsonnetError, get_engine
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
 from kubeprom_build.extvars import Variables, missing_variable
+from kubeprom_build.imports import Importer, ImportRefusedError
 
 log = logging.getLogger("kpb")
 

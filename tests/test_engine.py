@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build.engine import (
-    ENGINE_MODULES,
-    Importer,
-    JsonnetError,
-    available_engines,
-    get_engine,
-)
+from kubeprom_build.engine import ENGINE_MODULES, JsonnetError, available_engines, get_engine
 from kubeprom_build.errors import ConfigError
+from kubeprom_build.imports import Importer
 from tests.helpers import projects
 
 ENGINES = ["rs", "go", "cpp"]

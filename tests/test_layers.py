@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "checksum": 1,
     "git": 1,
     "engine": 1,
+    "imports": 1,
     "yamlemit": 1,
     "extvars": 1,
     "cache": 2,
