@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from kubeprom_build.errors import BuildError, ConfigError
 
@@ -38,6 +38,21 @@ class JsonnetError(BuildError):
         self.raw = raw
 
 
+class EvalOptions(TypedDict, total=False):
+    """The keyword options of :meth:`Engine.evaluate`, declared once for every engine.
+
+    ``jpath``: library dirs, the first match wins. With an ``import_callback`` the engine never
+    touches the file system: the main file is handed to the callback as ``("", file)``.
+    """
+
+    jpath: Sequence[Path]
+    ext_vars: Mapping[str, str] | None
+    ext_codes: Mapping[str, str] | None
+    tla_vars: Mapping[str, str] | None
+    tla_codes: Mapping[str, str] | None
+    import_callback: ImportCallback | None
+
+
 class Engine(Protocol):
     """What the build needs from a jsonnet implementation."""
 
@@ -47,22 +62,8 @@ class Engine(Protocol):
     @property
     def version(self) -> str: ...
 
-    def evaluate(
-        self,
-        file: Path,
-        *,
-        jpath: Sequence[Path] = (),
-        ext_vars: Mapping[str, str] | None = None,
-        ext_codes: Mapping[str, str] | None = None,
-        tla_vars: Mapping[str, str] | None = None,
-        tla_codes: Mapping[str, str] | None = None,
-        import_callback: ImportCallback | None = None,
-    ) -> str:
-        """Evaluate ``file`` to JSON text.
-
-        ``jpath``: library dirs, the first match wins. With an ``import_callback`` the engine
-        never touches the file system: ``file`` is handed to the callback as ``("", file)``.
-        """
+    def evaluate(self, file: Path, **options: Unpack[EvalOptions]) -> str:
+        """Evaluate ``file`` to JSON text (options: see :class:`EvalOptions`)."""
         ...
 
 
@@ -78,28 +79,19 @@ class BindingEngine:
         found = getattr(self.module, "version", None) or getattr(self.module, "__version__", "")
         return str(found).removeprefix("v")
 
-    def evaluate(
-        self,
-        file: Path,
-        *,
-        jpath: Sequence[Path] = (),
-        ext_vars: Mapping[str, str] | None = None,
-        ext_codes: Mapping[str, str] | None = None,
-        tla_vars: Mapping[str, str] | None = None,
-        tla_codes: Mapping[str, str] | None = None,
-        import_callback: ImportCallback | None = None,
-    ) -> str:
+    def evaluate(self, file: Path, **options: Unpack[EvalOptions]) -> str:
         """See :meth:`Engine.evaluate`."""
         kwargs: dict[str, Any] = {
-            "ext_vars": dict(ext_vars or {}),
-            "ext_codes": dict(ext_codes or {}),
-            "tla_vars": dict(tla_vars or {}),
-            "tla_codes": dict(tla_codes or {}),
+            "ext_vars": dict(options.get("ext_vars") or {}),
+            "ext_codes": dict(options.get("ext_codes") or {}),
+            "tla_vars": dict(options.get("tla_vars") or {}),
+            "tla_codes": dict(options.get("tla_codes") or {}),
         }
+        import_callback = options.get("import_callback")
         try:
             if import_callback is not None:
                 return self._evaluate_with_callback(str(file), import_callback, kwargs)
-            dirs = [str(p) for p in jpath]
+            dirs = [str(p) for p in options.get("jpath", ())]
             # C++ and Go let the right-most library dir win, rjsonnet the left-most.
             kwargs["jpathdir"] = dirs if self.name == "rs" else dirs[::-1]
             return str(self.module.evaluate_file(str(file), **kwargs))
