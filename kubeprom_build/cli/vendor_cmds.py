@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -45,6 +45,11 @@ JobsOpt = Annotated[
     int,
     typer.Option("-j", "--jobs", min=1, max=64, help="How many remotes to fetch from at once."),
 ]
+
+
+def _many(metavar: str, help_text: str) -> Any:
+    """An optional list argument (``install URI...``, ``update DEP...``)."""
+    return typer.Argument(metavar=metavar, help=help_text, show_default=False)
 
 
 def _paragraphs(*parts: str) -> str:
@@ -185,6 +190,26 @@ def _options(
     )
 
 
+def _vendoring(
+    ctx: typer.Context,
+    action: Callable[[vendor.Options], vendor.Outcome],
+    *,
+    offline: bool,
+    pins: bool,
+    jobs: int,
+    show_changes: bool = False,
+) -> None:
+    """What every vendoring command does around its core call: progress, warnings, summary."""
+    glob = options(ctx)
+    reporter = _Reporter(glob.quiet)
+    opts = _options(glob, reporter, offline=offline, pins=pins, jobs=jobs)
+    with _warnings(), reporter.active():
+        outcome = action(opts)
+    if show_changes:
+        _print_changes(outcome)
+    _summary(glob, outcome)
+
+
 def _summary(glob: GlobalOptions, outcome: vendor.Outcome) -> None:
     if glob.quiet:
         return
@@ -211,12 +236,11 @@ def install(
     ctx: typer.Context,
     uris: Annotated[
         list[str] | None,
-        typer.Argument(
-            metavar="[URI[@VERSION]]...",
-            help="Packages to add or change: github.com/OWNER/REPO\\[/SUBDIR]\\[@VERSION], an "
+        _many(
+            "[URI[@VERSION]]...",
+            "Packages to add or change: github.com/OWNER/REPO\\[/SUBDIR]\\[@VERSION], an "
             "https/ssh remote, or a local directory. VERSION is a branch, tag or commit "
             "(default master).",
-            show_default=False,
         ),
     ] = None,
     legacy_name: Annotated[
@@ -232,12 +256,11 @@ def install(
     jobs: JobsOpt = 8,
 ) -> None:
     """Add or change dependencies, then vendor (help text: INSTALL_HELP)."""
-    glob = options(ctx)
-    reporter = _Reporter(glob.quiet)
-    opts = _options(glob, reporter, offline=offline, pins=upstream_pins, jobs=jobs)
-    with _warnings(), reporter.active():
-        outcome = vendor.install(opts, uris or [], legacy_name=legacy_name, single=single)
-    _summary(glob, outcome)
+
+    def action(opts: vendor.Options) -> vendor.Outcome:
+        return vendor.install(opts, uris or [], legacy_name=legacy_name, single=single)
+
+    _vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs)
 
 
 @app.command("vendor", help=VENDOR_HELP)
@@ -256,18 +279,15 @@ def vendor_command(
     jobs: JobsOpt = 8,
 ) -> None:
     """Make vendor/ what the lock pins (help text: VENDOR_HELP)."""
-    glob = options(ctx)
-    reporter = _Reporter(glob.quiet)
-    opts = _options(glob, reporter, offline=offline, pins=upstream_pins, jobs=jobs)
     if verify:
-        _verify(glob, opts)
+        _verify(options(ctx))
         return
-    with _warnings(), reporter.active():
-        outcome = vendor.vendor(opts)
-    _summary(glob, outcome)
+    _vendoring(ctx, vendor.vendor, offline=offline, pins=upstream_pins, jobs=jobs)
 
 
-def _verify(glob: GlobalOptions, opts: vendor.Options) -> None:
+def _verify(glob: GlobalOptions) -> None:
+    """``vendor --verify``: list every problem, then fail once with a count."""
+    opts = vendor.Options(glob.project, glob.vendor_dir, wait_seconds=glob.wait_seconds)
     problems = vendor.verify(opts)
     for problem in problems:
         stderr.print(problem.message(), markup=False, highlight=False)
@@ -285,24 +305,21 @@ def update(
     ctx: typer.Context,
     deps: Annotated[
         list[str] | None,
-        typer.Argument(
-            metavar="[DEP]...",
-            help="Dependencies to move (their name, e.g. github.com/grafana/jsonnet-libs/"
+        _many(
+            "[DEP]...",
+            "Dependencies to move (their name, e.g. github.com/grafana/jsonnet-libs/"
             "mixin-utils, or their install URI). Default: all of them.",
-            show_default=False,
         ),
     ] = None,
     upstream_pins: PinsOpt = False,
     jobs: JobsOpt = 8,
 ) -> None:
     """Move dependencies and rewrite the lock (help text: UPDATE_HELP)."""
-    glob = options(ctx)
-    reporter = _Reporter(glob.quiet)
-    opts = _options(glob, reporter, offline=False, pins=upstream_pins, jobs=jobs)
-    with _warnings(), reporter.active():
-        outcome = vendor.update(opts, deps or [])
-    _print_changes(outcome)
-    _summary(glob, outcome)
+
+    def action(opts: vendor.Options) -> vendor.Outcome:
+        return vendor.update(opts, deps or [])
+
+    _vendoring(ctx, action, offline=False, pins=upstream_pins, jobs=jobs, show_changes=True)
 
 
 def _print_changes(outcome: vendor.Outcome) -> None:
