@@ -18,6 +18,7 @@ from kubeprom_build.cli import run
 from tests.helpers.gitrepos import (
     World,
     git_dep,
+    github_world,
     local_dep,
     make_remote,
     snapshot,
@@ -28,10 +29,7 @@ from tests.helpers.realworld import SKIP_REASON, mirrors_dir
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    created = World(tmp_path / "remotes")
-    created.root.mkdir()
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(created.config()))
-    return created
+    return github_world(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -20,17 +20,21 @@ import pytest
 
 from kubeprom_build import fsutil
 from kubeprom_build.cli import run
-from tests.helpers.gitrepos import World, git_dep, local_dep, snapshot, write_jsonnetfile
+from tests.helpers.gitrepos import (
+    World,
+    git_dep,
+    github_world,
+    local_dep,
+    snapshot,
+    write_jsonnetfile,
+)
 
 KPB = [sys.executable, "-m", "kubeprom_build"]
 
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    created = World(tmp_path / "remotes")
-    created.root.mkdir()
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(created.config()))
-    return created
+    return github_world(tmp_path, monkeypatch)
 
 
 @pytest.fixture

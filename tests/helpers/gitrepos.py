@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd`` for test setup and return its stdout (stripped)."""
@@ -161,3 +163,11 @@ class World:
         return insteadof_config(
             self.root, {"https://github.com/": f"file://{self.root}/github.com/"}
         )
+
+
+def github_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    """A fresh :class:`World` under ``tmp_path`` whose redirects are the test's git config."""
+    created = World(tmp_path / "remotes")
+    created.root.mkdir()
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(created.config()))
+    return created
