@@ -7,9 +7,12 @@ Only this module talks to the terminal for building: it turns options into a
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,27 +55,61 @@ JpathOpt = Annotated[
     list[Path] | None,
     typer.Option("-J", "--jpath", help="Extra library dir, searched after jsonnet/ and vendor/."),
 ]
-ExtStr = Annotated[list[str] | None, _var_option("--ext-str")]
-ExtStrFile = Annotated[list[str] | None, _var_option("--ext-str-file")]
-ExtCode = Annotated[list[str] | None, _var_option("--ext-code")]
-ExtCodeFile = Annotated[list[str] | None, _var_option("--ext-code-file")]
-TlaStr = Annotated[list[str] | None, _var_option("--tla-str")]
-TlaStrFile = Annotated[list[str] | None, _var_option("--tla-str-file")]
-TlaCode = Annotated[list[str] | None, _var_option("--tla-code")]
-TlaCodeFile = Annotated[list[str] | None, _var_option("--tla-code-file")]
+
+#: Parameter name of each ext/TLA flag (``--ext-str-file`` → ``ext_str_file``).
+_VAR_PARAMETERS = {flag.removeprefix("--").replace("-", "_"): flag for flag in FLAGS}
+
+
+@dataclass(frozen=True)
+class EvalFlags:
+    """What ``build`` and ``diff`` share: engine, extra library dirs, ext/TLA flags as given."""
+
+    engine: str | None = None
+    jpath: tuple[Path, ...] = ()
+    variables: tuple[tuple[str, str], ...] = ()  # (flag, argument), in FLAGS order
+
+
+_NO_EVAL_FLAGS = EvalFlags()  # the placeholder's default; the wrapper always passes real ones
+
+
+def _shared_parameters() -> list[inspect.Parameter]:
+    """``--engine``, ``-J`` and the eight ext/TLA list options, as typer reads them."""
+    kinds: dict[str, Any] = {"engine": EngineOpt, "jpath": JpathOpt}
+    for name, flag in _VAR_PARAMETERS.items():
+        kinds[name] = Annotated[list[str] | None, _var_option(flag)]
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return [inspect.Parameter(n, keyword, default=None, annotation=k) for n, k in kinds.items()]
+
+
+def _with_eval_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Put the shared options where ``command`` has its ``evaluation: EvalFlags`` parameter.
+
+    typer reads a command's options from its signature, so the ten options build and diff share
+    would otherwise be spelled out twice, along with the code that collects them. The wrapper
+    shows typer the expanded signature and hands ``command`` one :class:`EvalFlags`.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        parameters.extend(_shared_parameters() if parameter.name == "evaluation" else [parameter])
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        engine, jpath = kwargs.pop("engine"), kwargs.pop("jpath")
+        given = {flag: kwargs.pop(name) or [] for name, flag in _VAR_PARAMETERS.items()}
+        variables = tuple((flag, arg) for flag in FLAGS for arg in given[flag])
+        command(**kwargs, evaluation=EvalFlags(engine, tuple(jpath or ()), variables))
+
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
 
 
 def _request(
-    ctx: typer.Context,
-    engine: str | None,
-    jpath: list[Path] | None,
-    var_lists: dict[str, list[str] | None],
-    check: bool = False,
-    force: bool = False,
+    ctx: typer.Context, evaluation: EvalFlags, check: bool = False, force: bool = False
 ) -> builder.BuildRequest:
     opts = options(ctx)
-    specs = [(flag, arg) for flag in FLAGS for arg in (var_lists.get(flag) or [])]
-    extra = tuple(p.resolve() for p in (jpath or []))
+    extra = tuple(p.resolve() for p in evaluation.jpath)
     for folder in extra:
         if not folder.is_dir():
             raise ConfigError(f"-J {folder}: not a directory")
@@ -80,8 +117,8 @@ def _request(
         project=opts.project,
         vendor_dir=opts.vendor_dir,
         jpath=extra,
-        variables=parse_variables(specs),
-        engine=engine,
+        variables=parse_variables(evaluation.variables),
+        engine=evaluation.engine,
         check=check,
         force=force,
         wait_seconds=opts.wait_seconds,
@@ -102,6 +139,7 @@ def _select(project: Path, envs: list[str] | None, all_: bool) -> list[str]:
 
 
 @app.command("build")
+@_with_eval_options
 def build_command(
     ctx: typer.Context,
     envs: EnvsArg = None,
@@ -113,16 +151,7 @@ def build_command(
     force: Annotated[
         bool, typer.Option("--force", help="Evaluate even if nothing changed since last build.")
     ] = False,
-    engine: EngineOpt = None,
-    jpath: JpathOpt = None,
-    ext_str: ExtStr = None,
-    ext_str_file: ExtStrFile = None,
-    ext_code: ExtCode = None,
-    ext_code_file: ExtCodeFile = None,
-    tla_str: TlaStr = None,
-    tla_str_file: TlaStrFile = None,
-    tla_code: TlaCode = None,
-    tla_code_file: TlaCodeFile = None,
+    evaluation: EvalFlags = _NO_EVAL_FLAGS,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     jobs: Annotated[
         int,
@@ -132,17 +161,7 @@ def build_command(
     ] = 0,
 ) -> None:
     """Render environments/<ENV>.jsonnet into manifests/<ENV>/ (one YAML file per key)."""
-    var_lists = {
-        "--ext-str": ext_str,
-        "--ext-str-file": ext_str_file,
-        "--ext-code": ext_code,
-        "--ext-code-file": ext_code_file,
-        "--tla-str": tla_str,
-        "--tla-str-file": tla_str_file,
-        "--tla-code": tla_code,
-        "--tla-code-file": tla_code_file,
-    }
-    request = _request(ctx, engine, jpath, var_lists, check=check, force=force)
+    request = _request(ctx, evaluation, check=check, force=force)
     selected = _select(request.project, envs, all_)
     quiet = options(ctx).quiet or as_json
     with _progress(selected, quiet) as progress:
@@ -251,33 +270,15 @@ def _finish(report: builder.BuildReport, check: bool) -> None:
 
 
 @app.command("diff")
+@_with_eval_options
 def diff_command(
     ctx: typer.Context,
     envs: EnvsArg = None,
     all_: Annotated[bool, typer.Option("--all", help="Diff every environment.")] = False,
-    engine: EngineOpt = None,
-    jpath: JpathOpt = None,
-    ext_str: ExtStr = None,
-    ext_str_file: ExtStrFile = None,
-    ext_code: ExtCode = None,
-    ext_code_file: ExtCodeFile = None,
-    tla_str: TlaStr = None,
-    tla_str_file: TlaStrFile = None,
-    tla_code: TlaCode = None,
-    tla_code_file: TlaCodeFile = None,
+    evaluation: EvalFlags = _NO_EVAL_FLAGS,
 ) -> None:
     """Show a unified diff of manifests/<ENV>/ against a fresh build; exit 1 if they differ."""
-    var_lists = {
-        "--ext-str": ext_str,
-        "--ext-str-file": ext_str_file,
-        "--ext-code": ext_code,
-        "--ext-code-file": ext_code_file,
-        "--tla-str": tla_str,
-        "--tla-str-file": tla_str_file,
-        "--tla-code": tla_code,
-        "--tla-code-file": tla_code_file,
-    }
-    request = _request(ctx, engine, jpath, var_lists)
+    request = _request(ctx, evaluation)
     differs = False
     for env in _select(request.project, envs, all_):
         text = builder.diff_environment(request, env)
