@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kubeprom_build import fsutil, jsonnetfile, uri, vendortree
+from kubeprom_build import fsutil, git, jsonnetfile, uri, vendortree
 from kubeprom_build.cache import GitCache
-from kubeprom_build.errors import ConfigError
+from kubeprom_build.errors import ConfigError, GitError
 from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile
 from kubeprom_build.resolve import Conflict, Resolution, resolve
 from kubeprom_build.stager import Event as Event
@@ -122,7 +122,27 @@ def update(opts: Options, names: Sequence[str] = ()) -> Outcome:
         lock = JsonnetFile(legacy_imports=False)
     for name in names:
         lock = lock.without(_dependency_name(name, jf, lock, opts.project))
+    if opts.offline:
+        _check_offline_update(jf, lock)
     return _run(opts, jf, lock, old=old, write_jsonnetfile=False)
+
+
+def _check_offline_update(jf: JsonnetFile, lock: JsonnetFile) -> None:
+    """Offline, only versions that need no ls-remote can be re-resolved.
+
+    The cache keeps commits, not where branches and tags point now, so answering "newest
+    commit of master" from it would write a stale lock that claims to be current. Commit
+    shas and local sources move fine; a branch or tag fails before anything is touched.
+    """
+    for dep in jf.dependencies:
+        if lock.get(dep.name) is not None or not isinstance(dep.source, GitSource):
+            continue
+        if not git.SHA_RE.match(dep.version):
+            raise GitError(
+                f"update --offline: {dep.name}@{dep.version} is a branch or tag; finding its "
+                f"newest commit needs the network (git ls-remote {dep.source.remote}); "
+                "run without --offline or pin a commit sha in jsonnetfile.json"
+            )
 
 
 def _dependency_name(text: str, jf: JsonnetFile, lock: JsonnetFile, project: Path) -> str:

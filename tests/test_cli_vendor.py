@@ -352,6 +352,50 @@ def test_offline_with_cold_cache_names_what_is_missing(
     assert not (project / "jsonnetfile.lock.json").exists()
 
 
+def test_update_offline_moves_commit_pins_from_the_cache_alone(
+    world: World, project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lib = world.remote("org/lib", {"a.libsonnet": "1"})
+    first, second = lib.head(), lib.commit({"a.libsonnet": "2"})
+    url = World.url("org/lib")
+    write_jsonnetfile(project, [git_dep(url, "", second)])
+    assert kpb(project, "vendor") == 0  # the cache now holds `second`
+    write_jsonnetfile(project, [git_dep(url, "", first)])
+    assert kpb(project, "update") == 0  # ... and `first`
+    assert lock_of(project)["github.com/org/lib"]["version"] == first
+    world.root.rename(tmp_path / "offline-remotes")  # any git network access would now fail
+    write_jsonnetfile(project, [git_dep(url, "", second)])
+    capsys.readouterr()
+    assert kpb(project, "update", "--offline") == 0
+    assert f"{first[:12]}  →  {second[:12]}" in capsys.readouterr().out
+    assert lock_of(project)["github.com/org/lib"]["version"] == second
+    assert (project / "vendor/github.com/org/lib/a.libsonnet").read_text() == "2"
+
+
+def test_update_offline_refuses_a_branch_in_one_line_and_changes_nothing(
+    world: World, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lib = world.remote("org/lib", {"a.libsonnet": "1"})
+    pinned = world.remote("org/pinned", {"p.libsonnet": "1"})
+    deps = [git_dep(World.url("org/lib")), git_dep(World.url("org/pinned"), "", pinned.head())]
+    write_jsonnetfile(project, deps)
+    assert kpb(project, "vendor") == 0
+    old = lib.head()
+    new = lib.commit({"a.libsonnet": "2"})  # master moved: only ls-remote can tell
+    before = snapshot(project)
+    capsys.readouterr()
+    assert kpb(project, "update", "--offline") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "update --offline: github.com/org/lib@master is a branch or tag" in err
+    assert "needs the network" in err
+    assert snapshot(project) == before
+    assert kpb(project, "update", "--offline", "github.com/org/pinned") == 0  # lib stays locked
+    assert lock_of(project)["github.com/org/lib"]["version"] == old
+    assert kpb(project, "update") == 0
+    assert lock_of(project)["github.com/org/lib"]["version"] == new
+
+
 @pytest.mark.parametrize("command", ["init", "install", "vendor", "update"])
 def test_every_command_has_help_with_an_example(
     command: str, capsys: pytest.CaptureFixture[str]

@@ -33,6 +33,14 @@ OfflineOpt = Annotated[
         "--offline", help="Use only the kpb cache, never the network; fail naming what is missing."
     ),
 ]
+UpdateOfflineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Use only the kpb cache, never the network. Commit-sha versions and local sources "
+        "can move; a branch or tag fails, since finding its newest commit needs the network.",
+    ),
+]
 PinsOpt = Annotated[
     bool,
     typer.Option(
@@ -92,6 +100,7 @@ UPDATE_HELP = _paragraphs(
     "Examples:",
     "  kpb update",
     "  kpb update github.com/grafana/jsonnet-libs/mixin-utils",
+    "  kpb update --offline       re-lock after pinning commit shas, from the cache only",
 )
 
 
@@ -311,6 +320,7 @@ def update(
             "mixin-utils, or their install URI). Default: all of them.",
         ),
     ] = None,
+    offline: UpdateOfflineOpt = False,
     upstream_pins: PinsOpt = False,
     jobs: JobsOpt = 8,
 ) -> None:
@@ -319,7 +329,7 @@ def update(
     def action(opts: vendor.Options) -> vendor.Outcome:
         return vendor.update(opts, deps or [])
 
-    _vendoring(ctx, action, offline=False, pins=upstream_pins, jobs=jobs, show_changes=True)
+    _vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs, show_changes=True)
 
 
 def _print_changes(outcome: vendor.Outcome) -> None:
