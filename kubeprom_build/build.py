@@ -322,18 +322,24 @@ def build(
     notify = progress or (lambda _env, _stage: None)
     workers = min(jobs or os.cpu_count() or 1, len(envs))
     if workers <= 1:
-        results = []
-        for env in envs:
-            notify(env, "start")
-            results.append(build_environment(request, env))
-            notify(env, "done")
-        return BuildReport(tuple(results), warnings)
+        return BuildReport(_build_serial(request, envs, notify), warnings)
     return BuildReport(_build_parallel(request, envs, workers, notify), warnings)
 
 
 def _pin_engine(request: BuildRequest, name: str) -> BuildRequest:
     """Resolve the default engine once, so every worker uses the same one."""
     return dataclasses.replace(request, engine=name)
+
+
+def _build_serial(
+    request: BuildRequest, envs: Sequence[str], notify: Progress
+) -> tuple[EnvResult, ...]:
+    results = []
+    for env in envs:
+        notify(env, "start")
+        results.append(build_environment(request, env))
+        notify(env, "done")
+    return tuple(results)
 
 
 def _build_parallel(
