@@ -294,6 +294,26 @@ def test_kill_9_at_several_points_keeps_old_tree_or_new_tree(project: Path) -> N
     assert {"staging dir created", "a few files staged"} <= set(interrupted), interrupted
 
 
+def _held_open(path: Path) -> bool:
+    """True while some process (kpb or one of its workers) holds ``path`` open (Linux /proc)."""
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                return True
+        except OSError:  # the process ended, or is not ours to read
+            continue
+    return False
+
+
+def _wait_until(ready: Callable[[], bool], seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        time.sleep(0.005)
+    return False
+
+
 @pytest.mark.slow
 def test_ctrl_c_cleans_up(project: Path) -> None:
     _big_project(project, 0)
@@ -301,7 +321,10 @@ def test_ctrl_c_cleans_up(project: Path) -> None:
     old = tree(project)
     _big_project(project, 700)
     proc = kpb_process(project, "build", "dev")
-    time.sleep(0.6)
+    # Interrupt only once the build holds its lock: a fixed sleep raced interpreter start-up
+    # under load, and a Ctrl-C during `import` is Python's business, not kpb's.
+    lock = project / ".kpb" / "locks" / "manifests-dev.lock"
+    assert _wait_until(lambda: _held_open(lock) or proc.poll() is not None)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=300)
     if proc.returncode == 0:
@@ -401,7 +424,9 @@ def test_ctrl_c_is_not_held_up_by_a_native_evaluation(project: Path, envs: list[
     projects.set_env(project, "slow", f"{{ a: {{ n: {busy} }} }}")
     projects.set_env(project, "slow2", f"{{ b: {{ n: {busy} }} }}")
     proc = kpb_process(project, "build", *envs, "--engine", "go", "-j", "2")
-    time.sleep(2.5)
+    lock = project / ".kpb" / "locks" / "manifests-slow.lock"
+    assert _wait_until(lambda: _held_open(lock))
+    time.sleep(0.5)  # well inside the native evaluation, which takes far longer
     proc.send_signal(signal.SIGINT)
     started = time.perf_counter()
     proc.communicate(timeout=120)
