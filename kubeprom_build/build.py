@@ -240,7 +240,9 @@ def engine_message(env: str, raw: str) -> str:
         summary = summary.removeprefix(prefix).strip()
     if location and summary.startswith(location.group(0)):
         summary = summary[len(location.group(0)) :].lstrip(" -0123456789:")
-    trace = [f"  {ln.strip()}" for ln in lines[1 : 1 + _TRACE_LINES]]
+    # A trace line that only repeats the location already in the summary says nothing.
+    trace = [f"  {ln.strip()}" for ln in lines[1:] if ln.strip() != where.rstrip(": ")]
+    trace = trace[:_TRACE_LINES]
     return "\n".join([f"environment {env!r}: {where}{summary}", *trace])
 
 

@@ -275,3 +275,14 @@ def test_cpp_on_large_vendor_tree_warns_once(tmp_path: Path) -> None:
     assert len(report.warnings) == 1
     assert "much slower" in report.warnings[0]
     assert build.build(_request(root, engine="rs"), ["dev"]).warnings == ()
+
+
+def test_engine_message_does_not_repeat_the_location_as_a_trace() -> None:
+    raw = (
+        'STATIC ERROR: environments/bad.jsonnet:1:3: expected one of "}", got "EOF"\n'
+        "\tenvironments/bad.jsonnet:1:3\n"
+    )
+    message = build.engine_message("bad", raw)
+    assert message == (
+        'environment \'bad\': environments/bad.jsonnet:1:3: expected one of "}", got "EOF"'
+    )

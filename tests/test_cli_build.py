@@ -59,6 +59,26 @@ def test_summary_then_skip(project: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "up to date (skipped)" in capsys.readouterr().out
 
 
+def test_summary_headers_are_whole_in_a_narrow_log(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # what rich assumes for a pipe, e.g. a CI log
+    assert kpb(project, "build", "dev") == 0
+    assert kpb(project, "build", "dev") == 0
+    header, row = capsys.readouterr().out.splitlines()[-2:]
+    assert header.split() == [
+        "environment",
+        "engine",
+        "added",
+        "changed",
+        "removed",
+        "unchanged",
+        "time",
+        "status",
+    ]
+    assert "up to date (skipped)" in row
+
+
 def test_all_builds_every_environment_in_parallel(project: Path) -> None:
     assert kpb(project, "build", "--all", "-j", "2") == 0
     assert tree(project, "dev") and tree(project, "prd")

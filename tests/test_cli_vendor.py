@@ -138,6 +138,20 @@ def test_transitive_diamond_and_noop_without_network(
     assert snapshot(project / "vendor") == before
 
 
+def test_plain_output_names_each_package_once_and_is_silent_on_a_noop(
+    world: World, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _two_level(world)  # org/lib/mixin is asked for twice (a diamond)
+    write_jsonnetfile(project, [git_dep(World.url("org/kp"), "jsonnet/kp", "master")])
+    capsys.readouterr()
+    assert kpb(project, "vendor") == 0
+    fetched = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("fetched")]
+    assert sorted(ln.split()[1] for ln in fetched) == sorted(lock_of(project))
+    assert kpb(project, "vendor") == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "3 already in place" in lines[0], lines
+
+
 def test_v0_jsonnetfile_is_read_and_rewritten_as_v1(world: World, project: Path) -> None:
     world.remote("org/lib", {"sub/a.libsonnet": "{}\n"})
     v0 = {

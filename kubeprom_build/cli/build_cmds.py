@@ -198,10 +198,16 @@ def _progress(envs: list[str], quiet: bool) -> Iterator[builder.Progress]:
 def _print_summary(report: builder.BuildReport, check: bool) -> None:
     if all(r.error is not None for r in report.results):
         return  # the errors say it all
-    table = Table(box=None, pad_edge=False)
+    # Off a terminal rich assumes 80 columns; minimum widths keep headers and times whole in logs.
+    table = Table(box=None, pad_edge=False, padding=(0, 1))
     for column in ("environment", "engine", "added", "changed", "removed", "unchanged", "time"):
-        table.add_column(column, justify="left" if column in ("environment", "engine") else "right")
-    table.add_column("status", no_wrap=True)
+        table.add_column(
+            column,
+            justify="left" if column in ("environment", "engine") else "right",
+            no_wrap=True,
+            min_width=max(len(column), 6),
+        )
+    table.add_column("status", no_wrap=True, min_width=len("up to date (skipped)"))
     for r in report.results:
         d = r.diff
         counts = [str(len(x)) for x in (d.added, d.changed, d.removed)] if d else ["-"] * 3

@@ -114,6 +114,8 @@ class _Reporter:
         self.tasks: dict[str, TaskID] = {}
         self.total = TaskID(0)
         self.lock = threading.Lock()
+        self.reported: set[tuple[str, str]] = set()
+        self.finished: set[str] = set()
 
     @contextlib.contextmanager
     def active(self) -> Iterator[_Reporter]:
@@ -141,10 +143,13 @@ class _Reporter:
                 self._plain(event)
 
     def _plain(self, event: vendor.Event) -> None:
-        short = event.detail[:12]
+        # Packages already in place are counted in the summary line; a package requested by
+        # several dependents is reported once.
+        if event.kind == "cached" or (event.kind, event.name) in self.reported:
+            return
+        self.reported.add((event.kind, event.name))
         lines = {
-            "fetched": f"fetched  {event.name} {short}",
-            "cached": f"ok       {event.name}",
+            "fetched": f"fetched  {event.name} {event.detail[:12]}",
             "linked": f"linked   {event.name} -> {event.detail}",
             "removed": f"CLEAN    {event.name}",
         }
@@ -164,7 +169,8 @@ class _Reporter:
         done = event.kind in ("fetched", "cached", "linked")
         status = f"{event.kind} {event.detail[:12]}" if event.kind == "fetched" else event.kind
         progress.update(task, completed=1 if done else 0, status=status)
-        if done:
+        if done and event.name not in self.finished:  # count each package once
+            self.finished.add(event.name)
             progress.advance(self.total)
 
 
