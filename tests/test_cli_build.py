@@ -18,6 +18,7 @@ from kubeprom_build import build, buildstate, fsutil, manifests
 from kubeprom_build.cli import run
 from kubeprom_build.engine import get_engine
 from tests.helpers import projects
+from tests.helpers.disks import tiny_tmpfs
 from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir
 
 ENGINES = ["rs", "go", "cpp"]
@@ -411,16 +412,7 @@ def test_rebuild_keeps_mtime_of_unchanged_files_and_drops_stale_ones(project: Pa
 def test_disk_full_during_build_keeps_old_manifests(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tiny_tmpfs(tmp_path / "disk", "1m") as disk:
         root = projects.make_project(disk / "repo")
         assert kpb(root, "build", "dev") == 0
         before = tree(root)
@@ -429,8 +421,6 @@ def test_disk_full_during_build_keeps_old_manifests(
         assert "no space left on device" in capsys.readouterr().err
         assert tree(root) == before
         assert leftovers(root) == []
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 @pytest.mark.slow

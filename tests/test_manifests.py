@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from kubeprom_build import manifests
 from kubeprom_build.errors import BuildError
+from tests.helpers.disks import tiny_tmpfs
 
 OLD = {"a.yaml": b"a: 1\n", "b.yaml": b"b: 1\n", "setup/ns.yaml": b"kind: Namespace\n"}
 
@@ -113,19 +113,8 @@ def test_leftover_staging_dir_is_recovered(tmp_path: Path) -> None:
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with tiny_tmpfs(tmp_path / "disk", "256k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_disk_full_leaves_old_tree(tiny_disk: Path) -> None:
