@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from kubeprom_build import uri
 from kubeprom_build.errors import ConfigError, GitError
 
 log = logging.getLogger("kpb")
@@ -80,19 +81,22 @@ def _user_ssh_command() -> bool:
 
 
 def check_remote(remote: str) -> str:
-    """Refuse remotes that git would treat as options or as program-running transports."""
-    lowered = remote.lower()
-    if not remote or remote.startswith("-") or "\x00" in remote or "\n" in remote:
-        raise ConfigError(f"remote {remote!r} is not a valid git remote")
-    if "::" in lowered.split("/", 1)[0] or lowered.startswith(("ext:", "fd:")):
+    """The last guard before a remote reaches git's command line, whoever the caller is.
+
+    The rules are jsonnetfile's (:func:`uri.check_remote`: no option, no ``<transport>::``
+    helper, no control character), plus git's own single-colon program-running prefixes.
+    """
+    uri.check_remote(remote)
+    if remote.lower().startswith(("ext:", "fd:")):
         raise ConfigError(f"remote {remote!r} uses a forbidden git transport")
     return remote
 
 
 def check_ref(ref: str) -> str:
-    """Refuse refs that could be read as options (``--upload-pack=…``) or break refspecs."""
-    if not ref or ref.startswith("-") or any(c in ref for c in "\x00\n :^~?*[\\"):
-        raise ConfigError(f"version {ref!r} is not a valid git ref or commit")
+    """The last guard before a ref reaches git: :func:`uri.check_version`'s rules, never empty."""
+    if not ref:
+        raise ConfigError("an empty version is not a git ref or commit")
+    uri.check_version(ref)
     return ref
 
 
