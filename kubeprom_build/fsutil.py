@@ -142,10 +142,16 @@ def is_within(path: Path, base: Path) -> bool:
     return resolved == root or root in resolved.parents
 
 
-def confined_join(base: Path, rel: str, what: str) -> Path:
-    """Join an untrusted relative path to ``base`` and prove the result stays inside it."""
+def confined_join(base: Path, rel: str, what: str, *, may_be_link: bool = False) -> Path:
+    """Join an untrusted relative path to ``base`` and prove the result stays inside it.
+
+    With ``may_be_link`` the entry itself may be a symlink that points elsewhere (vendor/'s
+    local packages and legacy links are), so only the directories leading to it must resolve
+    inside ``base``.
+    """
     joined = base.joinpath(*check_relative(rel, what).parts)
-    if not is_within(joined, base):
+    checked = joined.parent if may_be_link else joined
+    if not is_within(checked, base):
         raise ConfigError(f"{what}: {rel!r} resolves outside {base}")
     return joined
 

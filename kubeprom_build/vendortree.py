@@ -26,12 +26,8 @@ STAGING_PREFIX = ".kpb-tmp-"
 
 
 def join(base: Path, name: str) -> Path:
-    """``base/name`` whose parent provably lies inside ``base``; the entry itself may be a
-    symlink (local packages are), so only the directories leading to it are resolved."""
-    joined = base.joinpath(*fsutil.check_relative(name, f"dependency {name}").parts)
-    if not fsutil.is_within(joined.parent, base):
-        raise ConfigError(f"dependency {name}: {joined.parent} resolves outside {base}")
-    return joined
+    """``base/name`` for a package; the entry itself may be a symlink (local packages are)."""
+    return fsutil.confined_join(base, name, f"dependency {name}", may_be_link=True)
 
 
 @dataclass(frozen=True)

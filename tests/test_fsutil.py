@@ -96,3 +96,11 @@ def test_state_dir_ignores_itself_in_git(tmp_path: Path) -> None:
         text=True,
     )
     assert status.stdout == ""
+
+
+def test_confined_join_may_allow_the_entry_itself_to_be_a_link(tmp_path: Path) -> None:
+    (tmp_path / "pkg").symlink_to("/")
+    assert confined_join(tmp_path, "pkg", "name", may_be_link=True) == tmp_path / "pkg"
+    (tmp_path / "dir").symlink_to("/")
+    with pytest.raises(ConfigError, match="outside"):
+        confined_join(tmp_path, "dir/pkg", "name", may_be_link=True)
