@@ -52,7 +52,8 @@ class Stager:
     previous: JsonnetFile
     progress: Progress
     jobs: int
-    staged: list[str] = field(default_factory=list)
+    #: Packages staged in this run (in order) and the sum each was staged with ("" for local).
+    staged: dict[str, str] = field(default_factory=dict)
     _root: Path | None = None
 
     def _staging_root(self) -> Path:
@@ -87,9 +88,10 @@ class Stager:
         if isinstance(locked.source, LocalSource):
             directory = self.layout.local_dir(locked.source)
             return Fetched("", "", self._manifest(locked, directory))
-        staged = self._stage_path(locked)
-        if checksum.dir_sum(staged) == locked.sum:
-            return Fetched(locked.version, locked.sum, self._manifest(locked, staged))
+        if self.staged[locked.name] == locked.sum:  # hashed when it was staged
+            return Fetched(
+                locked.version, locked.sum, self._manifest(locked, self._stage_path(locked))
+            )
         return None
 
     def _unchanged(self, dep: Dependency, sha: str) -> Fetched | None:
@@ -142,7 +144,7 @@ class Stager:
         staged.mkdir(parents=True)
         commit = self.cache.export(dep.source.remote, sha, dep.source.subdir, staged)
         dep_sum = checksum.dir_sum(staged)
-        self.staged.append(dep.name)
+        self.staged[dep.name] = dep_sum
         self.progress(Event("fetched", dep.name, commit))
         return Fetched(sha, dep_sum, self._manifest(dep, staged))
 
@@ -160,7 +162,7 @@ class Stager:
         staged = self._stage_path(dep)
         staged.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(self.layout.local_link(source), staged)
-        self.staged.append(dep.name)
+        self.staged[dep.name] = ""
         self.progress(Event("linked", dep.name, source.directory))
         return Fetched("", "", self._manifest(dep, directory))
 
