@@ -269,9 +269,9 @@ def _build_locked(
     state = fsutil.state_dir(request.project)
     lock = state / "locks" / f"manifests-{env}.lock"
     with fsutil.file_lock(lock, f"{OUT_DIR}/{env}", request.wait_seconds):
-        stamp = None if request.force else buildstate.load(state, env)
-        if stamp is not None and _fresh(request, env, engine, stamp, target):
-            return manifests.TreeDiff((), (), (), len(stamp.outputs)), True
+        current = _unchanged_since_stamp(request, env, engine, state, target)
+        if current is not None:
+            return current, True
         rendered = render_interruptibly(request, env, engine)
         buildstate.forget(state, env)
         diff = manifests.publish(target, rendered.files)
@@ -285,18 +285,24 @@ def _build_locked(
 def _check(
     request: BuildRequest, env: str, engine: Engine, target: Path, state: Path
 ) -> tuple[manifests.TreeDiff, bool]:
-    stamp = None if request.force else buildstate.load(state, env)
-    if stamp is not None and _fresh(request, env, engine, stamp, target):
-        return manifests.TreeDiff((), (), (), len(stamp.outputs)), True
+    current = _unchanged_since_stamp(request, env, engine, state, target)
+    if current is not None:
+        return current, True
     rendered = render_interruptibly(request, env, engine)
     return manifests.compare(target, rendered.files), False
 
 
-def _fresh(
-    request: BuildRequest, env: str, engine: Engine, stamp: buildstate.Stamp, target: Path
-) -> bool:
+def _unchanged_since_stamp(
+    request: BuildRequest, env: str, engine: Engine, state: Path, target: Path
+) -> manifests.TreeDiff | None:
+    """Step 2: the "nothing changed" diff when the stamp still proves the output current."""
+    stamp = None if request.force else buildstate.load(state, env)
+    if stamp is None:
+        return None
     settings = _settings(request, env, engine, stamp.salt)
-    return buildstate.is_fresh(stamp, settings, request.project, manifests.read_tree(target))
+    if not buildstate.is_fresh(stamp, settings, request.project, manifests.read_tree(target)):
+        return None
+    return manifests.TreeDiff((), (), (), len(stamp.outputs))
 
 
 def build(
