@@ -44,17 +44,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically write ``data`` unless the file already holds these bytes; True if written."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    atomic_write_bytes(path, data)
-    return True
-
-
 def staging_dir(target: Path) -> Path:
     """Create an empty sibling directory of ``target`` to build its replacement in."""
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,6 @@ class Outcome:
     conflicts: tuple[Conflict, ...]
     changes: tuple[Change, ...]
     wrote_lock: bool
-    wrote_jsonnetfile: bool
 
 
 # --------------------------------------------------------------------------- commands
@@ -185,9 +184,8 @@ def _run(
             on_removed=lambda name: opts.progress(Event("removed", name)),
         )
         new_lock = JsonnetFile(tuple(sorted(result.lock, key=lambda d: d.name)), False)
-        wrote_jf = write_jsonnetfile and jsonnetfile.save_if_changed(
-            opts.project / jsonnetfile.FILE, jf, lock=False
-        )
+        if write_jsonnetfile:
+            jsonnetfile.save_if_changed(opts.project / jsonnetfile.FILE, jf, lock=False)
         wrote_lock = jsonnetfile.save_if_changed(opts.project / LOCK_NAME, new_lock, lock=True)
     return Outcome(
         lock=result.lock,
@@ -196,7 +194,6 @@ def _run(
         conflicts=result.conflicts,
         changes=_changes(old, result.lock),
         wrote_lock=wrote_lock,
-        wrote_jsonnetfile=wrote_jf,
     )
 
 

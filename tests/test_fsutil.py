@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -18,18 +17,7 @@ from kubeprom_build.fsutil import (
     replace_dir,
     staging_dir,
     state_dir,
-    write_if_changed,
 )
-
-
-def test_write_if_changed_keeps_mtime_when_bytes_equal(tmp_path: Path) -> None:
-    target = tmp_path / "f.txt"
-    assert write_if_changed(target, b"a")
-    os.utime(target, (1, 1))
-    assert not write_if_changed(target, b"a")
-    assert target.stat().st_mtime == 1
-    assert write_if_changed(target, b"b")
-    assert target.read_bytes() == b"b"
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
