@@ -152,36 +152,26 @@ def run_suite(root: Path, engines: list[str], repeat: int) -> list[tuple[str, fl
         ("(a-floor) build.sh shape: cpp, `cat` per file", floor, "workload"),
         ("(a-go) build.sh shape: go, python converter per file", with_go, "workload"),
     ]
-    for engine in engines:
-        seconds = timed(
-            lambda e=engine: kpb_build(root, e, clean=True), repeat if engine != "cpp" else 1
-        )  # type: ignore[misc]
-        rows.append((f"(b) kpb build, engine {engine}", seconds, "workload"))
-    kpb_build(root, engines[0], clean=True)
-    rows.append(
-        (
-            "(c) kpb build, no-op",
-            timed(lambda: kpb_build(root, engines[0], False), repeat),
-            "workload",
-        )
-    )
-    return rows
+    return rows + kpb_rows(root, engines, repeat, "workload")
 
 
 def run_kpb_only(project: Path, engines: list[str], repeat: int) -> list[tuple[str, float, str]]:
     """(b) and (c) on a real kube-prometheus project (cpp is skipped: ~100 s per run)."""
+    return kpb_rows(project, [e for e in engines if e != "cpp"], repeat, "kube-prometheus")
+
+
+def kpb_rows(
+    project: Path, engines: list[str], repeat: int, label: str
+) -> list[tuple[str, float, str]]:
+    """(b) a clean ``kpb build`` per engine (cpp once: it is slow) and (c) a no-op rebuild."""
     rows = []
-    for engine in [e for e in engines if e != "cpp"]:
-        seconds = timed(lambda e=engine: kpb_build(project, e, clean=True), repeat)  # type: ignore[misc]
-        rows.append((f"(b) kpb build, engine {engine}", seconds, "kube-prometheus"))
+    for engine in engines:
+        runs = repeat if engine != "cpp" else 1
+        seconds = timed(lambda e=engine: kpb_build(project, e, clean=True), runs)  # type: ignore[misc]
+        rows.append((f"(b) kpb build, engine {engine}", seconds, label))
     kpb_build(project, engines[0], clean=True)
-    rows.append(
-        (
-            "(c) kpb build, no-op",
-            timed(lambda: kpb_build(project, engines[0], False), repeat),
-            "kube-prometheus",
-        )
-    )
+    noop = timed(lambda: kpb_build(project, engines[0], False), repeat)
+    rows.append(("(c) kpb build, no-op", noop, label))
     return rows
 
 
