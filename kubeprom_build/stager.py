@@ -232,7 +232,7 @@ def rebase_locals(layout: Layout, parent: Dependency, manifest: JsonnetFile) -> 
 def _nesting_bounds(layout: Layout, parent: Dependency) -> tuple[Path, Path]:
     """Where ``parent``'s nested local paths start, and what they must stay inside."""
     if isinstance(parent.source, LocalSource):
-        return layout.local_dir(parent.source), layout.boundary()
+        return layout.local_dir(parent.source), layout.boundary
     assert isinstance(parent.source, GitSource)
     base = layout.package(parent)
     return base, fsutil.confined_join(layout.vendor_dir, parent.source.repo_name, "remote")

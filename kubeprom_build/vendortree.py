@@ -7,6 +7,7 @@ directories, drop stray symlinks, (re)create legacy import links.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import posixpath
@@ -40,16 +41,20 @@ class Layout:
     def package(self, dep: Dependency) -> Path:
         return join(self.vendor_dir, dep.name)
 
+    @functools.cached_property
     def boundary(self) -> Path:
-        """Local packages must live in the git work tree holding the project (else the project)."""
+        """Local packages must live in the git work tree holding the project (else the project).
+
+        Found once per run: it walks up the directory tree looking for ``.git``.
+        """
         return fsutil.enclosing_repo_root(self.project)
 
     def local_dir(self, source: LocalSource) -> Path:
         directory = source.path_under(self.project)
-        if not fsutil.is_within(directory, self.boundary()):
+        if not fsutil.is_within(directory, self.boundary):
             raise ConfigError(
                 f"local dependency {source.directory!r} resolves outside the repository "
-                f"{self.boundary()}"
+                f"{self.boundary}"
             )
         if not directory.is_dir():
             raise ConfigError(f"local dependency {source.directory!r} is not a directory")
