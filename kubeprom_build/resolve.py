@@ -108,6 +108,9 @@ def _ensure(
     wanted: list[tuple[Dependency, Dependency | None]] = []
     for dep in deps:
         _note_request(dep, requester, state)
+        if any(_nested(dep.name, want.name) for want, _ in wanted):
+            _fetch(wanted, state, result, manifests)  # jb checks dep after that download
+            wanted = []
         locked = state.locks.get(dep.name) or _pinned(dep, pins)
         if locked is not None and dep.name in state.locks:
             found = state.fetcher.vendored(locked)
@@ -116,13 +119,9 @@ def _ensure(
                 continue
         want = dep if locked is None else replace(dep, version=locked.version)
         wanted.append((want, locked))
-    fetched = state.fetcher.fetch([want for want, _ in wanted]) if wanted else []
-    for (want, locked), got in zip(wanted, fetched, strict=True):
-        _check_sum(want, locked, got)
-        entry = replace(want, version=got.version, sum=got.sum)
-        result[want.name] = state.locks[want.name] = entry
-        manifests[want.name] = got.manifest
-        state.fetched.append(want.name)
+    _fetch(wanted, state, result, manifests)
+    order = {dep.name: index for index, dep in enumerate(deps)}
+    result = dict(sorted(result.items(), key=lambda item: order[item[0]]))  # jb's file order
     for dep in list(result.values()):
         manifest = manifests.get(dep.name)
         if dep.single or manifest is None or not manifest.dependencies:
@@ -131,6 +130,27 @@ def _ensure(
         for nested in _ensure(manifest.dependencies, dep.name, state, nested_pins):
             result.setdefault(nested.name, nested)
     return list(result.values())
+
+
+def _nested(a: str, b: str) -> bool:
+    """One package directory lies inside (or is) the other's."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def _fetch(
+    wanted: Sequence[tuple[Dependency, Dependency | None]],
+    state: _State,
+    result: dict[str, Dependency],
+    manifests: dict[str, JsonnetFile | None],
+) -> None:
+    """Fetch one batch (in parallel) and record each package as jb's download would."""
+    fetched = state.fetcher.fetch([want for want, _ in wanted]) if wanted else []
+    for (want, locked), got in zip(wanted, fetched, strict=True):
+        _check_sum(want, locked, got)
+        entry = replace(want, version=got.version, sum=got.sum)
+        result[want.name] = state.locks[want.name] = entry
+        manifests[want.name] = got.manifest
+        state.fetched.append(want.name)
 
 
 def _pinned(dep: Dependency, pins: Mapping[str, Dependency]) -> Dependency | None:

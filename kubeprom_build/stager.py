@@ -1,9 +1,16 @@
 """The fetcher a real vendoring run hands to :func:`kubeprom_build.resolve.resolve`.
 
 It answers from vendor/ when a package's sum still matches (no git at all), otherwise fetches
-through the cache into one staging directory inside vendor/, in parallel across remotes (one
-remote's packages share a cache entry, so they go one after another). Nothing reaches vendor/
-until :meth:`Stager.publish`, which the caller runs only after resolution succeeded.
+through the cache into its own folder of one staging directory inside vendor/, in parallel across
+remotes (one remote's packages share a cache entry, so they go one after another). Nothing
+reaches vendor/ until :meth:`Stager.publish`, which the caller runs only after resolution
+succeeded.
+
+A package may lie inside another one's directory (kubernetes-mixin and its lib/promgrafonnet).
+jb downloads one after another, each replacing ``vendor/<name>`` wholesale, so the staged trees
+are combined the same way in visit order (see "Nested packages" in docs/architecture.md): a later
+outer package wipes what was staged inside it, a later inner one is grafted into the staged outer
+tree, and a sum is always taken over the tree as jb would see it at that moment.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,8 +59,15 @@ class Stager:
     previous: JsonnetFile
     progress: Progress
     jobs: int
-    #: Packages staged in this run (in order) and the sum each was staged with ("" for local).
+    #: Sums kpb recorded for packages whose vendored tree jb leaves unlike their locked sum
+    #: (a nested package at another commit): such a tree counts as intact, see vendortree.
+    accepted: Mapping[str, str] = field(default_factory=dict)
+    #: Packages staged in this run (in visit order) and the sum each was staged with ("" for local).
     staged: dict[str, str] = field(default_factory=dict)
+    #: The staged trees :meth:`publish` moves into vendor/: disjoint, by package name.
+    _roots: dict[str, Path] = field(default_factory=dict)
+    #: Sums of staged packages as they are now (dropped when a nested package changes them).
+    _sums: dict[str, str] = field(default_factory=dict)
     _root: Path | None = None
 
     def _staging_root(self) -> Path:
@@ -63,36 +77,56 @@ class Stager:
             self._root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         return self._root
 
-    def _stage_path(self, dep: Dependency) -> Path:
-        return join(self._staging_root(), dep.name)
+    def _new_slot(self) -> Path:
+        """A fresh place for one package: its own folder, so nested names never collide."""
+        return Path(tempfile.mkdtemp(prefix="p", dir=self._staging_root())) / "tree"
+
+    def _location(self, name: str) -> Path | None:
+        """Where ``name``'s tree is staged (possibly inside a staged outer package), if it is."""
+        for other, root in self._roots.items():
+            if name == other:
+                return root
+            if name.startswith(other + "/"):
+                return join(root, name[len(other) + 1 :])
+        return None
 
     # ------------------------------------------------------------------ answers from disk
 
     def vendored(self, locked: Dependency) -> Fetched | None:
-        if locked.name in self.staged:  # fetched earlier in this run (a diamond)
-            return self._already_staged(locked)
         if isinstance(locked.source, LocalSource):
+            if locked.name in self.staged:  # linked earlier in this run (a diamond)
+                directory = self.layout.local_dir(locked.source)
+                return Fetched("", "", self._manifest(locked, directory))
             if not self.layout.has_local_link(locked):
                 return None
             self.progress(Event("cached", locked.name))
             return Fetched("", "", self._manifest(locked, self.layout.package(locked).resolve()))
-        target = self.layout.package(locked)
+        where = self._location(locked.name)
+        current = self._current_sum(locked.name, where)
+        if current is None or current not in (locked.sum, self.accepted.get(locked.name)):
+            return None
+        if locked.name not in self.staged:
+            self.progress(Event("cached", locked.name))
+        directory = where or self.layout.package(locked)
+        return Fetched(locked.version, locked.sum, self._manifest(locked, directory))
+
+    def _current_sum(self, name: str, where: Path | None) -> str | None:
+        """jb's hashDir of ``vendor/<name>`` as it stands at this point of the run."""
+        if where is not None:
+            if where.is_symlink() or not where.is_dir():
+                return None
+            if name not in self._sums:
+                self._sums[name] = checksum.dir_sum(where)
+            return self._sums[name]
+        target = join(self.layout.vendor_dir, name)
         if target.is_symlink() or not target.is_dir():
             return None
-        if checksum.dir_sum(target) != locked.sum:
-            return None
-        self.progress(Event("cached", locked.name))
-        return Fetched(locked.version, locked.sum, self._manifest(locked, target))
-
-    def _already_staged(self, locked: Dependency) -> Fetched | None:
-        if isinstance(locked.source, LocalSource):
-            directory = self.layout.local_dir(locked.source)
-            return Fetched("", "", self._manifest(locked, directory))
-        if self.staged[locked.name] == locked.sum:  # hashed when it was staged
-            return Fetched(
-                locked.version, locked.sum, self._manifest(locked, self._stage_path(locked))
-            )
-        return None
+        inside = {
+            other[len(name) + 1 :]: root
+            for other, root in self._roots.items()
+            if other.startswith(name + "/")
+        }
+        return checksum.dir_sum(target, inside)
 
     def _unchanged(self, dep: Dependency, sha: str) -> Fetched | None:
         """``update`` re-resolves everything; a package whose sha did not move stays as is."""
@@ -109,7 +143,7 @@ class Stager:
         for index, dep in enumerate(deps):
             key = dep.source.remote if isinstance(dep.source, GitSource) else f"local:{index}"
             groups.setdefault(key, []).append(index)
-        results: dict[int, Fetched] = {}
+        results: dict[int, tuple[Fetched, Path | None]] = {}
         self._staging_root()
         workers = max(1, min(self.jobs, len(groups)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpb-fetch") as pool:
@@ -124,13 +158,20 @@ class Stager:
         for error in errors:
             if error is not None:
                 raise error
-        return [results[i] for i in range(len(deps))]
+        for index, dep in enumerate(deps):  # in jb's order, whichever thread finished first
+            got, tree = results[index]
+            if tree is not None:
+                self._place(dep.name, tree, got.sum)
+        return [results[i][0] for i in range(len(deps))]
 
-    def _fetch_group(self, items: list[tuple[int, Dependency]]) -> dict[int, Fetched]:
+    def _fetch_group(
+        self, items: list[tuple[int, Dependency]]
+    ) -> dict[int, tuple[Fetched, Path | None]]:
         """Packages of one remote, one after another: they share one cache entry."""
         return {index: self._fetch_one(dep) for index, dep in items}
 
-    def _fetch_one(self, dep: Dependency) -> Fetched:
+    def _fetch_one(self, dep: Dependency) -> tuple[Fetched, Path | None]:
+        """The package and its staged tree (None when vendor/ already has it)."""
         if isinstance(dep.source, LocalSource):
             return self._link_local(dep, dep.source)
         assert isinstance(dep.source, GitSource)
@@ -138,15 +179,33 @@ class Stager:
         sha = self._pin(dep, dep.source)
         reused = self._unchanged(dep, sha)
         if reused is not None:
-            return reused
+            return reused, None
         self.progress(Event("fetching", dep.name, sha))
-        staged = self._stage_path(dep)
-        staged.mkdir(parents=True)
+        staged = self._new_slot()
+        staged.mkdir()
         commit = self.cache.export(dep.source.remote, sha, dep.source.subdir, staged)
         dep_sum = checksum.dir_sum(staged)
-        self.staged[dep.name] = dep_sum
         self.progress(Event("fetched", dep.name, commit))
-        return Fetched(sha, dep_sum, self._manifest(dep, staged))
+        return Fetched(sha, dep_sum, self._manifest(dep, staged)), staged
+
+    def _place(self, name: str, tree: Path, tree_sum: str) -> None:
+        """jb's ``RemoveAll(vendor/<name>)`` + rename, applied to the staged trees."""
+        self.staged[name] = tree_sum
+        for other in list(self._roots):
+            if other == name or other.startswith(name + "/"):
+                fsutil.remove_tree(self._roots.pop(other))
+        for other in list(self._sums):
+            if other == name or other.startswith(name + "/") or name.startswith(other + "/"):
+                del self._sums[other]
+        if tree_sum:
+            self._sums[name] = tree_sum
+        for other, root in self._roots.items():
+            if name.startswith(other + "/"):
+                if root.is_symlink() or tree.is_symlink():  # never write into a local source
+                    raise ConfigError(f"package {name} lies inside {other}; one is local")
+                _graft(tree, root, name[len(other) + 1 :], name, other)
+                return
+        self._roots[name] = tree
 
     def _pin(self, dep: Dependency, source: GitSource) -> str:
         """The sha jb would lock for ``dep.version``."""
@@ -157,14 +216,12 @@ class Stager:
             sha = self.cache.commit(source.remote, sha)[1]  # jb's git path locks the commit
         return sha
 
-    def _link_local(self, dep: Dependency, source: LocalSource) -> Fetched:
+    def _link_local(self, dep: Dependency, source: LocalSource) -> tuple[Fetched, Path]:
         directory = self.layout.local_dir(source)
-        staged = self._stage_path(dep)
-        staged.parent.mkdir(parents=True, exist_ok=True)
+        staged = self._new_slot()
         os.symlink(self.layout.local_link(source), staged)
-        self.staged[dep.name] = ""
         self.progress(Event("linked", dep.name, source.directory))
-        return Fetched("", "", self._manifest(dep, directory))
+        return Fetched("", "", self._manifest(dep, directory)), staged
 
     # ------------------------------------------------------------------ manifests and locks
 
@@ -179,7 +236,7 @@ class Stager:
     def upstream_lock(self, dep: Dependency) -> JsonnetFile | None:
         if not isinstance(dep.source, GitSource):
             return None
-        staged = self._stage_path(dep) if dep.name in self.staged else None
+        staged = self._location(dep.name) if dep.name in self.staged else None
         for directory in (staged, self.layout.package(dep)):
             path = directory / LOCK_NAME if directory else None
             if path is not None and path.is_file():
@@ -192,12 +249,15 @@ class Stager:
     # ------------------------------------------------------------------ the end of a run
 
     def publish(self) -> None:
-        """Move every staged package into vendor/, one rename each."""
-        for name in self.staged:
-            staged = join(self._staging_root(), name)
-            target = join(self.layout.vendor_dir, name)
+        """Move every staged tree into vendor/, one rename each (a nested one rides along)."""
+        vendor_dir = self.layout.vendor_dir
+        moves = [(root, join(vendor_dir, name)) for name, root in self._roots.items()]
+        for (name, _root), (_tree, target) in zip(self._roots.items(), moves, strict=True):
+            _check_parents(target, vendor_dir, name, "vendor")  # before anything moves
+        for root, target in moves:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fsutil.replace_dir(staged, target)
+            fsutil.replace_dir(root, target)
+        self._roots.clear()
 
     def discard(self) -> None:
         if self._root is not None:
@@ -236,3 +296,22 @@ def _nesting_bounds(layout: Layout, parent: Dependency) -> tuple[Path, Path]:
     assert isinstance(parent.source, GitSource)
     base = layout.package(parent)
     return base, fsutil.confined_join(layout.vendor_dir, parent.source.repo_name, "remote")
+
+
+def _graft(tree: Path, outer: Path, rel: str, name: str, outer_name: str) -> None:
+    """Put the staged ``tree`` of ``name`` at ``rel`` inside the staged tree ``outer``."""
+    target = join(outer, rel)
+    _check_parents(target, outer, name, outer_name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.remove_tree(target)
+    os.rename(tree, target)
+
+
+def _check_parents(target: Path, base: Path, name: str, shown_base: str) -> None:
+    """jb's MkdirAll fails on a file where a folder must be; kpb names the culprit instead."""
+    for parent in reversed(target.parents):
+        if parent == base or base not in parent.parents:
+            continue
+        if (parent.exists() or parent.is_symlink()) and not parent.is_dir():
+            shown = f"{shown_base}/{parent.relative_to(base).as_posix()}"
+            raise ConfigError(f"cannot vendor {name}: {shown} is not a directory")

@@ -175,7 +175,11 @@ def _run(
     opts: Options, jf: JsonnetFile, lock: JsonnetFile, *, old: JsonnetFile, write_jsonnetfile: bool
 ) -> Outcome:
     with _project_lock(opts):
-        stager = Stager(opts.layout(), opts.git_cache(), old, opts.progress, opts.jobs)
+        layout = opts.layout()
+        accepted = vendortree.load_nested_sums(
+            opts.project, vendortree.nested_key(opts.vendor_dir, jf, lock)
+        )
+        stager = Stager(layout, opts.git_cache(), old, opts.progress, opts.jobs, accepted)
         result = _resolve_and_publish(opts, jf, lock, stager)
         removed = vendortree.clean(
             opts.vendor_dir,
@@ -184,6 +188,8 @@ def _run(
             on_removed=lambda name: opts.progress(Event("removed", name)),
         )
         new_lock = JsonnetFile(tuple(sorted(result.lock, key=lambda d: d.name)), False)
+        new_key = vendortree.nested_key(opts.vendor_dir, jf, new_lock)
+        vendortree.save_nested_sums(layout, new_key, result.lock)
         if write_jsonnetfile:
             jsonnetfile.save_if_changed(opts.project / jsonnetfile.FILE, jf, lock=False)
         wrote_lock = jsonnetfile.save_if_changed(opts.project / LOCK_NAME, new_lock, lock=True)
@@ -238,4 +244,6 @@ def verify(opts: Options) -> tuple[Problem, ...]:
         assert isinstance(dep.source, GitSource)
         cache.export(dep.source.remote, dep.version, dep.source.subdir, dest)
 
-    return vendortree.verify(opts.layout(), jf, lock, original)
+    key = vendortree.nested_key(opts.vendor_dir, jf, lock)
+    accepted = vendortree.load_nested_sums(opts.project, key)
+    return vendortree.verify(opts.layout(), jf, lock, original, accepted)

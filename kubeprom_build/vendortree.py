@@ -8,16 +8,18 @@ directories, drop stray symlinks, (re)create legacy import links.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import os
 import posixpath
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import checksum, fsutil
+from kubeprom_build import checksum, fsutil, jsonnetfile
 from kubeprom_build.errors import ConfigError, KpbError
 from kubeprom_build.jsonnetfile import Dependency, JsonnetFile, LocalSource
 
@@ -161,6 +163,61 @@ def _make_links(vendor_dir: Path, links: dict[str, str]) -> None:
         os.symlink(target, link)
 
 
+# --------------------------------------------------------------------------- nested packages
+
+NESTED_SUMS = "vendor-nested-sums.json"
+
+
+def nested_key(vendor_dir: Path, jf: JsonnetFile, lock: JsonnetFile) -> str:
+    """What the recorded tree depends on: vendor/'s place, the direct deps (order) and the lock."""
+    ordered = JsonnetFile(tuple(sorted(lock.dependencies, key=lambda d: d.name)), False)
+    digest = hashlib.sha256(os.fsencode(vendor_dir.resolve()) + b"\0")
+    digest.update(jsonnetfile.dumps(jf, lock=False) + b"\0" + jsonnetfile.dumps(ordered, lock=True))
+    return digest.hexdigest()
+
+
+def load_nested_sums(project: Path, key: str) -> dict[str, str]:
+    """The sums recorded for ``key`` by the last run (empty when absent, stale or unreadable).
+
+    jb leaves a package whose directory holds another package at a different commit with a
+    tree unlike its locked sum, so jb re-downloads both on every run. kpb records the sum jb's
+    run left behind and treats exactly that tree as intact while the inputs are unchanged.
+    """
+    path = fsutil.state_dir(project) / NESTED_SUMS
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    sums = data.get("sums") if isinstance(data, dict) and data.get("key") == key else None
+    if not isinstance(sums, dict):
+        return {}
+    return {k: v for k, v in sums.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def save_nested_sums(layout: Layout, key: str, lock: Sequence[Dependency]) -> None:
+    """Record the vendored sum of every nested-family package whose tree differs from its lock."""
+    names = [d.name for d in lock if not d.is_local]
+    family = {
+        a
+        for a in names
+        for b in names
+        if a != b and (a.startswith(b + "/") or b.startswith(a + "/"))
+    }
+    sums = {}
+    for dep in lock:
+        if dep.name in family:
+            actual = checksum.dir_sum(layout.package(dep))
+            if actual != dep.sum:
+                sums[dep.name] = actual
+    path = fsutil.state_dir(layout.project) / NESTED_SUMS
+    if not sums:
+        if path.exists():
+            path.unlink()
+        return
+    body = {"key": key, "sums": dict(sorted(sums.items()))}
+    fsutil.atomic_write_bytes(path, (json.dumps(body, indent=2) + "\n").encode())
+
+
 # --------------------------------------------------------------------------- verify
 
 Original = Callable[[Dependency, Path], None]
@@ -180,21 +237,30 @@ class Problem:
 
 
 def verify(
-    layout: Layout, jf: JsonnetFile, lock: JsonnetFile, original: Original
+    layout: Layout,
+    jf: JsonnetFile,
+    lock: JsonnetFile,
+    original: Original,
+    accepted: Mapping[str, str] | None = None,
 ) -> tuple[Problem, ...]:
-    """Recompute every sum and report what differs from the lock; changes nothing."""
+    """Recompute every sum and report what differs from the lock; changes nothing.
+
+    ``accepted`` are the recorded sums of nested packages that jb leaves unlike their lock.
+    """
     problems: list[Problem] = []
     for dep in jf.dependencies:
         if lock.get(dep.name) is None:
             problems.append(Problem(dep.name, "not locked", "run 'kpb vendor'"))
     for dep in lock.dependencies:
-        problem = _verify_one(layout, dep, original)
+        problem = _verify_one(layout, dep, original, (accepted or {}).get(dep.name, dep.sum))
         if problem is not None:
             problems.append(problem)
     return tuple(problems)
 
 
-def _verify_one(layout: Layout, dep: Dependency, original: Original) -> Problem | None:
+def _verify_one(
+    layout: Layout, dep: Dependency, original: Original, accepted: str
+) -> Problem | None:
     if dep.is_local:
         ok = layout.has_local_link(dep)
         return None if ok else Problem(dep.name, "missing", "local link absent or wrong")
@@ -202,7 +268,7 @@ def _verify_one(layout: Layout, dep: Dependency, original: Original) -> Problem 
     if target.is_symlink() or not target.is_dir():
         return Problem(dep.name, "missing")
     actual = checksum.dir_sum(target)
-    if actual == dep.sum:
+    if actual in (dep.sum, accepted):
         return None
     return Problem(dep.name, "modified", _file_diff(dep, target, original) or f"sum {actual}")
 
