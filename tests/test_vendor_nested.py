@@ -18,7 +18,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -463,7 +466,11 @@ def _era(world: World, project: Path) -> Era:
 
 
 def test_seed_era_v0_files_vendor_as_jb(
-    world: World, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    world: World,
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     era = _era(world, project)
     vendor = project / "vendor"
@@ -476,7 +483,10 @@ def test_seed_era_v0_files_vendor_as_jb(
     (vendor / "grafonnet").symlink_to("github.com/wrong/place")
     given = json.loads((project / "jsonnetfile.lock.json").read_text())["dependencies"]
 
+    capsys.readouterr()
     assert kpb(project, "vendor") == 0
+    # like jb, promgrafonnet is found intact inside the fresh kubernetes-mixin: not downloaded
+    assert "(11 fetched, 1 already in place)" in capsys.readouterr().err
 
     for name, pkg in era.pkgs.items():
         expected = pristine(
@@ -549,3 +559,54 @@ def test_a_file_where_the_nested_package_must_go_fails_in_one_line(
     assert errors == [f"error: cannot vendor {PROMGRAFONNET}: {MIXIN}/lib is not a directory"]
     after = {k: v for k, v in snapshot(project).items() if "/.kpb" not in k}  # kpb's own state
     assert after == before
+
+
+@pytest.mark.slow
+def test_kill_at_any_moment_leaves_the_nested_pair_old_or_new(
+    world: World, project: Path, tmp_path: Path
+) -> None:
+    """The inner package is published inside its outer one's rename, never after it."""
+    repo, old, _new = _mixin(world)
+    repo.branch("release", old)
+    write_v1(
+        project,
+        [
+            v1_dep(MIXIN_URL + ".git", "", "master"),
+            v1_dep(MIXIN_URL + ".git", "lib/promgrafonnet", "release"),
+        ],
+    )
+    repo.checkout("release")
+    repo.commit({"lib/promgrafonnet/gauge.libsonnet": "{ g: 'release' }\n"})
+    repo.checkout("master")
+    assert kpb(project, "vendor") == 0
+    old_tree = files(project / "vendor" / MIXIN)
+    repo.checkout("release")
+    repo.commit({"lib/promgrafonnet/gauge.libsonnet": "{ g: 'release 2' }\n"})
+    repo.checkout("master")
+    repo.commit({"mixin.libsonnet": "{ version: 3 }\n"})
+    expected = tmp_path / "jb2"
+    pkgs = [
+        Pkg(MIXIN, repo, repo.head()),
+        Pkg(PROMGRAFONNET, repo, repo.head("release"), "lib/promgrafonnet"),
+    ]
+    jb_vendor(pkgs, expected, {}, tmp_path / "scratch2")
+    new_tree = files(expected / MIXIN)
+    assert old_tree != new_tree
+    seen: set[bool] = set()
+    for delay in (0.05, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3, 1.7):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kubeprom_build", "-C", str(project), "update"],
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        tree = files(project / "vendor" / MIXIN)
+        assert tree in (old_tree, new_tree), delay
+        seen.add(tree == new_tree)
+        if tree == new_tree:
+            break
+    assert False in seen  # at least one kill landed before the publish
+    assert kpb(project, "update") == 0
+    assert files(project / "vendor" / MIXIN) == new_tree
+    assert kpb(project, "vendor", "--verify") == 0
