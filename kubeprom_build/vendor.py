@@ -167,6 +167,7 @@ def _load(opts: Options) -> tuple[JsonnetFile, JsonnetFile]:
 
 
 def _project_lock(opts: Options) -> contextlib.AbstractContextManager[None]:
+    fsutil.check_vendor_dir(opts.project, opts.vendor_dir)  # before .kpb/ is created
     path = fsutil.state_dir(opts.project) / "locks" / "vendor.lock"
     return fsutil.file_lock(path, f"vendor/ of {opts.project}", opts.wait_seconds)
 
@@ -231,6 +232,7 @@ def _changes(old: JsonnetFile, new: Iterable[Dependency]) -> tuple[Change, ...]:
 
 def verify(opts: Options) -> tuple[Problem, ...]:
     """Offline: recompute every sum and report what differs from the lock; changes nothing."""
+    fsutil.check_vendor_dir(opts.project, opts.vendor_dir)
     jf, lock = _load(opts)
     cache = GitCache(root=opts.git_cache().root, offline=True)
 
