@@ -18,7 +18,14 @@ import pytest
 
 from kubeprom_build.cli import run
 from tests.helpers import projects
-from tests.helpers.gitrepos import World, git_dep, github_world, snapshot, write_jsonnetfile
+from tests.helpers.gitrepos import (
+    World,
+    git_dep,
+    github_world,
+    local_dep,
+    snapshot,
+    write_jsonnetfile,
+)
 
 DECOY_SECRET = "decoy-secret-7f3a"
 
@@ -217,6 +224,20 @@ def test_vendor_dir_that_is_not_a_vendor_dir_is_refused(
 ) -> None:
     argv = ["-C", str(unvendored), "--vendor-dir", vendor_dir, *command]
     refused(capsys, tmp, argv, "--vendor-dir", needle)
+
+
+@pytest.mark.parametrize(
+    ("vendor_dir", "directory"), [("libs", "libs/localdep"), ("vendor", "vendor/mine")]
+)
+def test_vendor_dir_holding_a_local_dependency_is_refused(
+    tmp: Path, vendor_dir: str, directory: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pruning deleted the user's libs/other, publishing replaced libs/localdep by a link."""
+    project = projects.make_project(tmp / "repo")
+    projects.write_files(project, {f"{directory}/x.libsonnet": "{}\n", "libs/other/f": "keep\n"})
+    write_jsonnetfile(project, [local_dep(directory)])
+    argv = ["-C", str(project), "--vendor-dir", vendor_dir, "vendor"]
+    refused(capsys, tmp, argv, f"local dependency {directory!r} lies inside {vendor_dir}/")
 
 
 def test_vendor_dir_inside_jsonnet_still_works(unvendored: Path) -> None:
