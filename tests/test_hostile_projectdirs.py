@@ -377,3 +377,32 @@ def test_user_jpath_outside_the_project_is_the_users_choice(built: Path, tmp: Pa
     projects.set_env(built, "dev", "{ obj: import 'mine.libsonnet' }\n")
     assert run(["-C", str(built), "build", "dev", "-J", str(tmp / "extra")]) == 0
     assert (built / "manifests/dev/obj.yaml").read_bytes() == b"kind: Mine\n"
+
+
+def test_environment_file_linked_outside_is_refused(
+    built: Path, tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plant(built / "environments" / "dev.jsonnet", str(tmp / "outside" / "dev.jsonnet"))
+    argv = ["-C", str(built), "build", "dev", "--force"]
+    refused(capsys, tmp, argv, "environments/dev.jsonnet", "outside the project's repository")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "planted", "command"),
+    [
+        ("vendored", "vendor/.kpb-tmp-planted", ["vendor"]),
+        ("built", "manifests/.dev.kpb-tmp-planted", ["build", "dev", "--force"]),
+        ("built", "manifests/.dev.kpb-old-planted", ["build", "dev", "--force"]),
+    ],
+)
+def test_planted_leftover_links_are_removed_not_followed(
+    request: pytest.FixtureRequest, tmp: Path, fixture: str, planted: str, command: list[str]
+) -> None:
+    """kpb's own leftovers are cleaned up; a committed one that is a link loses only the link."""
+    project: Path = request.getfixturevalue(fixture)
+    plant(project / planted, str(tmp / "home"))
+    outside = snapshot(tmp / "home", tmp / "outside", tmp / "sibling")
+    assert run(["-C", str(project), *command]) == 0
+    assert not os.path.lexists(project / planted)
+    assert (project / planted.split("/")[0]).is_dir()
+    assert snapshot(tmp / "home", tmp / "outside", tmp / "sibling") == outside
