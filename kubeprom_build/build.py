@@ -46,7 +46,6 @@ Progress = Callable[[str, str], None]
 ENV_DIR = "environments"
 OUT_DIR = "manifests"
 LIB_DIR = "jsonnet"
-STATE_DIR = fsutil.STATE_DIR_NAME
 _TRACE_LINES = 8
 _LARGE_VENDOR_FILES = 300
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -69,10 +68,6 @@ class BuildRequest:
     def library(self) -> list[Path]:
         """Library search dirs after the importing file's own dir, first match wins."""
         return [self.project / LIB_DIR, self.vendor_dir, *self.jpath]
-
-    def output_dir(self, env: str) -> Path:
-        """Where ``env``'s manifests go."""
-        return self.project / OUT_DIR / env
 
 
 @dataclass(frozen=True)
@@ -110,7 +105,7 @@ class Rendered:
 
 def environments(project: Path) -> list[str]:
     """Names of the environments defined in ``environments/*.jsonnet``."""
-    folder = project / ENV_DIR
+    folder = _source_dir(project, ENV_DIR)
     if not folder.is_dir():
         return []
     return sorted(p.stem for p in folder.glob("*.jsonnet") if p.is_file())
@@ -120,12 +115,40 @@ def environment_file(project: Path, env: str) -> Path:
     """Step 1: the jsonnet file of ``env``; a missing one names those that exist."""
     if not _ENV_NAME.match(env):
         raise ConfigError(f"environment name {env!r} is not a plain name (like dev or prd)")
-    path = project / ENV_DIR / f"{env}.jsonnet"
+    path = _source_dir(project, ENV_DIR) / f"{env}.jsonnet"
     if not path.is_file():
         known = environments(project)
         listing = ", ".join(known) if known else f"none: {ENV_DIR}/ has no *.jsonnet"
         raise ConfigError(f"no environment {env!r} ({ENV_DIR}/{env}.jsonnet); existing: {listing}")
     return path
+
+
+def _source_dir(project: Path, name: str) -> Path:
+    """A source dir (environments/, jsonnet/): any link on the way must stay in the repository."""
+    return fsutil.checked_source_dir(project, name, fsutil.enclosing_repo_root(project))
+
+
+def check_project_dirs(request: BuildRequest) -> None:
+    """Refuse (one line) a source or vendor dir that is a link out of the project's repository.
+
+    Runs before anything is evaluated or written; the importer's per-file check against the
+    real repository root is what holds by construction, this names the culprit up front.
+    """
+    _source_dir(request.project, ENV_DIR)
+    _source_dir(request.project, LIB_DIR)
+    if request.vendor_dir.is_relative_to(request.project):
+        fsutil.check_vendor_dir(request.project, request.vendor_dir)
+
+
+def _output_dir(request: BuildRequest, env: str, *, create: bool) -> Path:
+    """Where ``env``'s manifests go, once ``manifests/`` and ``manifests/<env>`` are real dirs.
+
+    ``create`` makes ``manifests/``; publishing makes ``<env>`` with a rename.
+    """
+    why = f"({OUT_DIR}/ is generated: 'kpb build' recreates it)"
+    if create:
+        fsutil.ensure_dir(request.project, OUT_DIR, why)
+    return fsutil.checked_dir(request.project, f"{OUT_DIR}/{env}", why)
 
 
 def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]:
@@ -136,6 +159,7 @@ def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
     """Steps 3-5: evaluate ``env`` and turn its output into ``{relative path: YAML bytes}``."""
+    check_project_dirs(request)
     source = environment_file(request.project, env).relative_to(request.project)
     importer = Importer(request.project, request.library, _allowed_roots(request))
     text = _evaluate(request, env, engine, source, importer)
@@ -182,7 +206,15 @@ def _settings(request: BuildRequest, env: str, engine: Engine, salt: str) -> str
 
 
 def _allowed_roots(request: BuildRequest) -> list[Path]:
-    return [fsutil.enclosing_repo_root(request.project), *request.library]
+    """Where imports may read: the real repository root and the dirs the caller named.
+
+    jsonnet/ and the project's vendor/ are not listed on their own: their files must lie in the
+    repository like every other project file, so ``jsonnet -> /`` widens nothing. ``-J`` dirs
+    (and a vendor dir outside the project, possible only through the API) are the caller's
+    explicit choice and may lie outside.
+    """
+    outside = [] if request.vendor_dir.is_relative_to(request.project) else [request.vendor_dir]
+    return [fsutil.enclosing_repo_root(request.project), *request.jpath, *outside]
 
 
 def _evaluate(
@@ -263,9 +295,12 @@ def _build_locked(
     request: BuildRequest, env: str, engine: Engine
 ) -> tuple[manifests.TreeDiff, bool]:
     environment_file(request.project, env)
-    target = request.output_dir(env)
+    check_project_dirs(request)
     if request.check:  # reads only: no lock, and no .kpb/ created
-        return _check(request, env, engine, target, request.project / STATE_DIR)
+        target = _output_dir(request, env, create=False)
+        state = fsutil.state_dir(request.project, create=False)
+        return _check(request, env, engine, target, state)
+    target = _output_dir(request, env, create=False)  # refuse before .kpb/ is created
     state = fsutil.state_dir(request.project)
     lock = state / "locks" / f"manifests-{env}.lock"
     with fsutil.file_lock(lock, f"{OUT_DIR}/{env}", request.wait_seconds):
@@ -274,6 +309,7 @@ def _build_locked(
             return current, True
         rendered = render_interruptibly(request, env, engine)
         buildstate.forget(state, env)
+        target = _output_dir(request, env, create=True)
         diff = manifests.publish(target, rendered.files)
         try:
             buildstate.save(state, env, rendered.stamp)
@@ -320,6 +356,7 @@ def build(
     """
     engine = get_engine(request.engine)
     request = _pin_engine(request, engine.name)
+    check_project_dirs(request)
     for env in envs:
         environment_file(request.project, env)
     warnings = _warnings(request, engine)
@@ -414,6 +451,6 @@ def _large_vendor(vendor: Path) -> bool:
 def diff_environment(request: BuildRequest, env: str) -> str:
     """Unified diff between ``manifests/<env>/`` and what a build would write."""
     engine = get_engine(request.engine)
+    target = _output_dir(request, env, create=False)
     rendered = render_interruptibly(request, env, engine)
-    target = request.output_dir(env)
     return manifests.unified_diff(target, rendered.files, f"{OUT_DIR}/{env}")

@@ -71,7 +71,7 @@ def stamp_path(state_dir: Path, env: str) -> Path:
 def load(state_dir: Path, env: str) -> Stamp | None:
     """The recorded stamp, or None when absent or unreadable (then kpb simply rebuilds)."""
     try:
-        raw = json.loads(stamp_path(state_dir, env).read_text(encoding="utf-8"))
+        raw = json.loads(fsutil.read_regular(stamp_path(state_dir, env)).decode("utf-8"))
         if raw.get("format") != FORMAT:
             return None
         return Stamp(

@@ -17,7 +17,7 @@ from pathlib import Path
 from kubeprom_build import fsutil, git, jsonnetfile, uri, vendortree
 from kubeprom_build.cache import GitCache
 from kubeprom_build.errors import ConfigError, GitError
-from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile
+from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
 from kubeprom_build.resolve import Conflict, Resolution, resolve
 from kubeprom_build.stager import Event as Event
 from kubeprom_build.stager import EventKind as EventKind
@@ -167,13 +167,28 @@ def _load(opts: Options) -> tuple[JsonnetFile, JsonnetFile]:
 
 
 def _project_lock(opts: Options) -> contextlib.AbstractContextManager[None]:
+    fsutil.check_vendor_dir(opts.project, opts.vendor_dir)  # before .kpb/ is created
     path = fsutil.state_dir(opts.project) / "locks" / "vendor.lock"
     return fsutil.file_lock(path, f"vendor/ of {opts.project}", opts.wait_seconds)
+
+
+def _check_local_sources(opts: Options, jf: JsonnetFile) -> None:
+    """A local dependency inside the vendor dir would be pruned or replaced by its own link."""
+    for dep in jf.dependencies:
+        if isinstance(dep.source, LocalSource):
+            directory = dep.source.path_under(opts.project)
+            if fsutil.is_within(directory, opts.vendor_dir):
+                shown = opts.vendor_dir.relative_to(opts.project).as_posix()
+                raise ConfigError(
+                    f"local dependency {dep.source.directory!r} lies inside {shown}/, which kpb "
+                    f"prunes and rewrites; move it out of {shown}/ or use another --vendor-dir"
+                )
 
 
 def _run(
     opts: Options, jf: JsonnetFile, lock: JsonnetFile, *, old: JsonnetFile, write_jsonnetfile: bool
 ) -> Outcome:
+    _check_local_sources(opts, jf)
     with _project_lock(opts):
         layout = opts.layout()
         accepted = vendortree.load_nested_sums(
@@ -237,6 +252,7 @@ def _changes(old: JsonnetFile, new: Iterable[Dependency]) -> tuple[Change, ...]:
 
 def verify(opts: Options) -> tuple[Problem, ...]:
     """Offline: recompute every sum and report what differs from the lock; changes nothing."""
+    fsutil.check_vendor_dir(opts.project, opts.vendor_dir)
     jf, lock = _load(opts)
     cache = GitCache(root=opts.git_cache().root, offline=True)
 

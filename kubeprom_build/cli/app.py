@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from kubeprom_build import __version__
+from kubeprom_build import __version__, fsutil
 from kubeprom_build.errors import KpbError
 
 EXIT_INTERRUPTED = 130
@@ -99,7 +99,9 @@ def main_options(
     vendor = Path(vendor_dir)
     if vendor.is_absolute() or ".." in vendor.parts:
         raise KpbError(f"--vendor-dir {vendor_dir!r} must be a relative path inside the project")
-    ctx.obj = GlobalOptions(project=root, vendor_dir=root / vendor, quiet=quiet, wait_seconds=wait)
+    # Before any command runs: 'kpb vendor' prunes this directory, and it is a library dir.
+    checked = fsutil.check_vendor_dir(root, vendor_dir)
+    ctx.obj = GlobalOptions(project=root, vendor_dir=checked, quiet=quiet, wait_seconds=wait)
 
 
 def options(ctx: typer.Context) -> GlobalOptions:
