@@ -1,13 +1,20 @@
-"""The ``sum`` of a vendored package, computed exactly as jb's hashDir (jb-compat §3).
+"""What a vendored package holds: jb's ``sum`` plus kpb's own inventory, from one walk.
 
 Every lock written by jb carries these sums, so kpb must reproduce them bit for bit: SHA-256
 over the bytes of every non-directory entry in Go ``filepath.Walk`` order, base64-encoded. No
 names or modes are hashed, and any error ends the walk silently with the bytes hashed so far.
 
+Because jb's sum ignores names and modes, moving bytes between files, renaming a file or adding
+empty files all keep it. The same walk therefore also lists every entry (path, type, mode,
+content hash), which kpb records when it vendors and compares on ``--verify`` and on the no-op
+check (:mod:`kubeprom_build.vendorrecord`).
+
 Two deliberate differences keep hostile packages harmless, and never change the sum of a
 package jb could hash: an entry that is neither a regular file nor a symlink to one ends the
-walk (jb would block on a FIFO or read a device forever), and so does a symlink whose target
-lies outside the package (jb would read any file on the machine).
+sum (jb would block on a FIFO or read a device forever; kpb lists it, never opens it), and so
+does a symlink whose target lies outside the package (jb would read any file on the machine).
+Nothing is read through a link out of the package: directories are opened relative to their
+parent's descriptor with ``O_NOFOLLOW``.
 """
 
 from __future__ import annotations
@@ -18,96 +25,242 @@ import logging
 import os
 import stat
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 log = logging.getLogger("kpb")
 
 EMPTY_SUM = base64.b64encode(hashlib.sha256(b"").digest()).decode("ascii")
 _CHUNK = 1 << 20
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW
+_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW
+
+EntryKind = Literal["dir", "file", "link", "special"]
 
 
-class _WalkAborted(Exception):
-    """jb's walk callback returned an error: stop hashing, keep what was hashed."""
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a package: what ``--verify`` compares beyond jb's sum.
+
+    ``detail`` is the SHA-256 of a file's bytes, a link's target text, or the kind of a special
+    file (``fifo``, ``socket``, ``device``); ``executable`` is a file's owner-execute bit.
+    """
+
+    path: str
+    kind: EntryKind
+    detail: str = ""
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class PackageScan:
+    """jb's sum of a package directory and the inventory of its entries, in Walk order."""
+
+    sum: str
+    entries: tuple[Entry, ...] = ()
+
+    @property
+    def special(self) -> tuple[Entry, ...]:
+        """FIFOs, sockets and devices: never part of a package kpb or jb writes."""
+        return tuple(e for e in self.entries if e.kind == "special")
 
 
 def dir_sum(path: Path, overlay: Mapping[str, Path] | None = None) -> str:
-    """jb's sum of the package directory ``path`` (a missing directory hashes empty input).
+    """jb's sum of the package directory ``path`` (a missing directory hashes empty input)."""
+    return scan(path, overlay).sum
+
+
+def scan(path: Path, overlay: Mapping[str, Path] | None = None) -> PackageScan:
+    """Walk ``path`` once: jb's sum and every entry, never following a link out of it.
 
     ``overlay`` maps relative paths inside ``path`` to directories that stand in for them: the
-    sum is that of the tree as it will be once those nested packages are published (jb hashes a
-    package after an earlier download replaced a directory inside it).
+    result is that of the tree as it will be once those nested packages are published (jb
+    hashes a package after an earlier download replaced a directory inside it).
     """
-    hasher = hashlib.sha256()
-    root = os.fsencode(path)
-    grafts = {os.fsencode(rel): os.fsencode(tree) for rel, tree in (overlay or {}).items()}
+    walk = _Walk()
     try:
-        info = os.lstat(root)
-        if stat.S_ISDIR(info.st_mode):
-            _walk_dir(root, hasher, os.path.realpath(root), grafts, b"")
-        elif stat.S_ISREG(info.st_mode):
-            _hash_file(root, hasher)
-    except (OSError, _WalkAborted) as exc:
-        log.debug("sum of %s stopped early: %s", path, exc)
-    return base64.b64encode(hasher.digest()).decode("ascii")
+        info = os.lstat(path)
+    except OSError:
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        walk.file_at(None, os.fsencode(path), "")
+    elif (info is not None and stat.S_ISDIR(info.st_mode)) or overlay:
+        walk.tree(path if info is not None and stat.S_ISDIR(info.st_mode) else None, "", overlay)
+    return PackageScan(walk.digest(), tuple(walk.entries))
 
 
-def _walk_dir(
-    directory: bytes | None,
-    hasher: hashlib._Hash,
-    real_root: bytes,
-    grafts: Mapping[bytes, bytes],
-    rel: bytes,
-) -> None:
-    """Pre-order, names sorted byte-wise per directory: Go's Walk order, not full-path order.
+class _closing:
+    """Close a raw descriptor at the end of a ``with`` block."""
 
-    ``directory`` is None for a folder that exists only because a graft lies below it.
-    """
-    names = set(os.listdir(directory)) if directory is not None else set()
-    names |= {key[len(rel) :].split(b"/")[0] for key in grafts if key.startswith(rel)}
-    for name in sorted(names):
-        sub = rel + name
-        if sub in grafts:
-            _walk_graft(grafts[sub], hasher)
-            continue
-        entry = os.path.join(directory, name) if directory is not None else None
-        below = {key: tree for key, tree in grafts.items() if key.startswith(sub + b"/")}
-        if below:
-            real = entry is not None and os.path.isdir(entry) and not os.path.islink(entry)
-            _walk_dir(entry if real else None, hasher, real_root, below, sub + b"/")
-            continue
-        assert entry is not None
-        info = os.lstat(entry)
-        if stat.S_ISDIR(info.st_mode):
-            _walk_dir(entry, hasher, real_root, {}, b"")
-        elif stat.S_ISREG(info.st_mode):
-            _hash_file(entry, hasher)
-        elif stat.S_ISLNK(info.st_mode):
-            _hash_link(entry, hasher, real_root)
-        else:
-            raise _WalkAborted(f"{entry!r} is not a regular file")
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __enter__(self) -> int:
+        return self.fd
+
+    def __exit__(self, *_exc: object) -> None:
+        os.close(self.fd)
 
 
-def _walk_graft(tree: bytes, hasher: hashlib._Hash) -> None:
-    """A grafted package is a directory; anything else (a local link) fails jb's walk too."""
-    if not stat.S_ISDIR(os.lstat(tree).st_mode):
-        raise _WalkAborted(f"{tree!r} is not a directory")
-    _walk_dir(tree, hasher, os.path.realpath(tree), {}, b"")
+@dataclass
+class _Walk:
+    """State of one walk: the jb hasher (stops at the first error) and the entries seen."""
+
+    real_root: str = "/"
+    #: Where the tree at ``real_root`` starts in the package (grafts start below the root).
+    root_prefix: str = ""
+    entries: list[Entry] = field(default_factory=list)
+    _hasher: hashlib._Hash = field(default_factory=hashlib.sha256)
+    _aborted: bool = False
+
+    def digest(self) -> str:
+        return base64.b64encode(self._hasher.digest()).decode("ascii")
+
+    def _abort(self, why: str) -> None:
+        if not self._aborted:
+            log.debug("sum stopped early: %s", why)
+        self._aborted = True
+
+    def _feed(self, chunk: bytes) -> None:
+        if not self._aborted:
+            self._hasher.update(chunk)
+
+    def tree(self, path: Path | None, prefix: str, overlay: Mapping[str, Path] | None) -> None:
+        """Walk the tree at ``path`` (links are judged against it), grafts in their places."""
+        if path is None:
+            self.directory(None, prefix, _grafts(overlay, prefix))
+            return
+        try:
+            fd = os.open(path, _DIR_FLAGS)
+        except OSError as exc:
+            self._abort(f"{path}: {exc}")
+            return
+        outer = self.real_root, self.root_prefix
+        self.real_root, self.root_prefix = os.path.realpath(path), prefix
+        with _closing(fd):
+            self.directory(fd, prefix, _grafts(overlay, prefix))
+        self.real_root, self.root_prefix = outer
+
+    def directory(self, dir_fd: int | None, prefix: str, grafts: Mapping[str, Path]) -> None:
+        """Pre-order, names sorted byte-wise per directory: Go's Walk order.
+
+        ``dir_fd`` is None for a folder that exists only because a graft lies below it.
+        """
+        names = set(os.listdir(dir_fd)) if dir_fd is not None else set()
+        names |= {rel[len(prefix) :].split("/")[0] for rel in grafts}
+        for raw in sorted(names, key=os.fsencode):
+            rel = f"{prefix}{raw}"
+            if rel in grafts:
+                self._graft(rel, grafts[rel])
+                continue
+            below = {k: v for k, v in grafts.items() if k.startswith(rel + "/")}
+            if below:
+                self.entries.append(Entry(rel, "dir"))
+                real = dir_fd is not None and _is_real_dir(raw, dir_fd)
+                self._below(dir_fd if real else None, raw, rel, below)
+                continue
+            assert dir_fd is not None
+            try:
+                info = os.lstat(raw, dir_fd=dir_fd)
+            except OSError as exc:
+                self._abort(f"{rel}: {exc}")
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                self.entries.append(Entry(rel, "dir"))
+                self._subdirectory(dir_fd, raw, rel)
+            elif stat.S_ISREG(info.st_mode):
+                self.file_at(dir_fd, os.fsencode(raw), rel)
+            elif stat.S_ISLNK(info.st_mode):
+                self._link(dir_fd, raw, rel)
+            else:
+                self.entries.append(Entry(rel, "special", _special_kind(info.st_mode)))
+                self._abort(f"{rel} is not a regular file")
+
+    def _subdirectory(self, dir_fd: int, name: str, rel: str) -> None:
+        self._below(dir_fd, name, rel, {})
+
+    def _below(self, dir_fd: int | None, name: str, rel: str, grafts: Mapping[str, Path]) -> None:
+        if dir_fd is None:
+            self.directory(None, rel + "/", grafts)
+            return
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            self._abort(f"{rel}: {exc}")
+            return
+        with _closing(fd):
+            self.directory(fd, rel + "/", grafts)
+
+    def _graft(self, rel: str, tree: Path) -> None:
+        """A grafted package is a directory; anything else (a local link) fails jb's walk too."""
+        self.entries.append(Entry(rel, "dir"))
+        if not _is_real_dir(os.fspath(tree), None):
+            self._abort(f"{tree} is not a directory")
+            return
+        self.tree(tree, rel + "/", None)
+
+    def file_at(self, dir_fd: int | None, name: bytes, rel: str) -> None:
+        """Hash a regular file for both the sum and the inventory; it is read once."""
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            self._abort(f"{rel}: {exc}")
+            return
+        with _closing(fd):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):  # replaced since lstat
+                self._abort(f"{rel} is not a regular file")
+                return
+            own = hashlib.sha256()
+            while chunk := os.read(fd, _CHUNK):
+                own.update(chunk)
+                self._feed(chunk)
+        executable = bool(info.st_mode & stat.S_IXUSR)
+        self.entries.append(Entry(rel, "file", own.hexdigest(), executable))
+
+    def _link(self, dir_fd: int, name: str, rel: str) -> None:
+        """jb opens the link: a link to a file hashes its target; anything else fails.
+
+        The target is resolved by the kernel only after its real path was found inside the
+        package, and the resolved file is opened with ``O_NOFOLLOW``.
+        """
+        target = os.readlink(name, dir_fd=dir_fd)
+        self.entries.append(Entry(rel, "link", target))
+        if self._aborted:
+            return
+        resolved = os.path.realpath(os.path.join(self.real_root, rel[len(self.root_prefix) :]))
+        if os.path.commonpath([resolved, self.real_root]) != self.real_root:
+            self._abort(f"{rel} points outside the package")
+            return
+        try:
+            fd = os.open(resolved, _FILE_FLAGS)
+        except OSError as exc:
+            self._abort(f"{rel}: {exc}")
+            return
+        with _closing(fd):
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self._abort(f"{rel} does not point at a regular file")
+                return
+            while chunk := os.read(fd, _CHUNK):
+                self._feed(chunk)
 
 
-def _hash_link(link: bytes, hasher: hashlib._Hash, real_root: bytes) -> None:
-    """jb opens the link, so a link to a file hashes its target; a link to a directory fails."""
-    target = os.path.realpath(link)
-    if os.path.commonpath([target, real_root]) != real_root:
-        raise _WalkAborted(f"{link!r} points outside the package")
-    _hash_file(target, hasher)
+def _grafts(overlay: Mapping[str, Path] | None, prefix: str) -> dict[str, Path]:
+    return {prefix + rel: tree for rel, tree in (overlay or {}).items()}
 
 
-def _hash_file(path: bytes, hasher: hashlib._Hash) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+def _is_real_dir(name: str, dir_fd: int | None) -> bool:
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _WalkAborted(f"{path!r} is not a regular file")
-        while chunk := os.read(fd, _CHUNK):
-            hasher.update(chunk)
-    finally:
-        os.close(fd)
+        return stat.S_ISDIR(os.lstat(name, dir_fd=dir_fd).st_mode)
+    except OSError:
+        return False
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "device"
