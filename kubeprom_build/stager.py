@@ -24,8 +24,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import checksum, fsutil, jsonnetfile
+from kubeprom_build import checksum, fsutil, jsonnetfile, vendorrecord
 from kubeprom_build.cache import GitCache
+from kubeprom_build.checksum import PackageScan
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
 from kubeprom_build.resolve import Fetched
@@ -59,15 +60,16 @@ class Stager:
     previous: JsonnetFile
     progress: Progress
     jobs: int
-    #: Sums kpb recorded for packages whose vendored tree jb leaves unlike their locked sum
-    #: (a nested package at another commit): such a tree counts as intact, see vendortree.
-    accepted: Mapping[str, str] = field(default_factory=dict)
+    #: kpb's records of what each package held when it was vendored (see vendorrecord).
+    records: Mapping[str, vendorrecord.Record] = field(default_factory=dict)
     #: Packages staged in this run (in visit order) and the sum each was staged with ("" for local).
     staged: dict[str, str] = field(default_factory=dict)
     #: The staged trees :meth:`publish` moves into vendor/: disjoint, by package name.
     _roots: dict[str, Path] = field(default_factory=dict)
-    #: Sums of staged packages as they are now (dropped when a nested package changes them).
-    _sums: dict[str, str] = field(default_factory=dict)
+    #: Scans of staged packages as they are now (dropped when a nested package changes them).
+    _scans: dict[str, PackageScan] = field(default_factory=dict)
+    #: The scan of each git package as this run found or staged it (for the new records).
+    _seen: dict[str, PackageScan] = field(default_factory=dict)
     _root: Path | None = None
 
     def _staging_root(self) -> Path:
@@ -102,22 +104,25 @@ class Stager:
             self.progress(Event("cached", locked.name))
             return Fetched("", "", self._manifest(locked, self.layout.package(locked).resolve()))
         where = self._location(locked.name)
-        current = self._current_sum(locked.name, where)
-        if current is None or current not in (locked.sum, self.accepted.get(locked.name)):
+        found = self._current_scan(locked.name, where)
+        if found is None or not vendorrecord.intact(
+            found, locked.sum, self.records.get(locked.name)
+        ):
             return None
+        self._seen[locked.name] = found
         if locked.name not in self.staged:
             self.progress(Event("cached", locked.name))
         directory = where or self.layout.package(locked)
         return Fetched(locked.version, locked.sum, self._manifest(locked, directory))
 
-    def _current_sum(self, name: str, where: Path | None) -> str | None:
-        """jb's hashDir of ``vendor/<name>`` as it stands at this point of the run."""
+    def _current_scan(self, name: str, where: Path | None) -> PackageScan | None:
+        """``vendor/<name>`` as it stands at this point of the run (sum and inventory)."""
         if where is not None:
             if where.is_symlink() or not where.is_dir():
                 return None
-            if name not in self._sums:
-                self._sums[name] = checksum.dir_sum(where)
-            return self._sums[name]
+            if name not in self._scans:
+                self._scans[name] = checksum.scan(where)
+            return self._scans[name]
         target = join(self.layout.vendor_dir, name)
         if target.is_symlink() or not target.is_dir():
             return None
@@ -126,7 +131,7 @@ class Stager:
             for other, root in self._roots.items()
             if other.startswith(name + "/")
         }
-        return checksum.dir_sum(target, inside)
+        return checksum.scan(target, inside)
 
     def _unchanged(self, dep: Dependency, sha: str) -> Fetched | None:
         """``update`` re-resolves everything; a package whose sha did not move stays as is."""
@@ -143,7 +148,7 @@ class Stager:
         for index, dep in enumerate(deps):
             key = dep.source.remote if isinstance(dep.source, GitSource) else f"local:{index}"
             groups.setdefault(key, []).append(index)
-        results: dict[int, tuple[Fetched, Path | None]] = {}
+        results: dict[int, tuple[Fetched, Path | None, PackageScan | None]] = {}
         self._staging_root()
         workers = max(1, min(self.jobs, len(groups)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpb-fetch") as pool:
@@ -159,19 +164,19 @@ class Stager:
             if error is not None:
                 raise error
         for index, dep in enumerate(deps):  # in jb's order, whichever thread finished first
-            got, tree = results[index]
+            _got, tree, found = results[index]
             if tree is not None:
-                self._place(dep.name, tree, got.sum)
+                self._place(dep.name, tree, found)
         return [results[i][0] for i in range(len(deps))]
 
     def _fetch_group(
         self, items: list[tuple[int, Dependency]]
-    ) -> dict[int, tuple[Fetched, Path | None]]:
+    ) -> dict[int, tuple[Fetched, Path | None, PackageScan | None]]:
         """Packages of one remote, one after another: they share one cache entry."""
         return {index: self._fetch_one(dep) for index, dep in items}
 
-    def _fetch_one(self, dep: Dependency) -> tuple[Fetched, Path | None]:
-        """The package and its staged tree (None when vendor/ already has it)."""
+    def _fetch_one(self, dep: Dependency) -> tuple[Fetched, Path | None, PackageScan | None]:
+        """The package, its staged tree and its scan (None when vendor/ already has it)."""
         if isinstance(dep.source, LocalSource):
             return self._link_local(dep, dep.source)
         assert isinstance(dep.source, GitSource)
@@ -179,26 +184,26 @@ class Stager:
         sha = self._pin(dep, dep.source)
         reused = self._unchanged(dep, sha)
         if reused is not None:
-            return reused, None
+            return reused, None, None
         self.progress(Event("fetching", dep.name, sha))
         staged = self._new_slot()
         staged.mkdir()
         commit = self.cache.export(dep.source.remote, sha, dep.source.subdir, staged)
-        dep_sum = checksum.dir_sum(staged)
+        found = checksum.scan(staged)
         self.progress(Event("fetched", dep.name, commit))
-        return Fetched(sha, dep_sum, self._manifest(dep, staged)), staged
+        return Fetched(sha, found.sum, self._manifest(dep, staged)), staged, found
 
-    def _place(self, name: str, tree: Path, tree_sum: str) -> None:
+    def _place(self, name: str, tree: Path, found: PackageScan | None) -> None:
         """jb's ``RemoveAll(vendor/<name>)`` + rename, applied to the staged trees."""
-        self.staged[name] = tree_sum
+        self.staged[name] = found.sum if found is not None else ""
         for other in list(self._roots):
             if other == name or other.startswith(name + "/"):
                 fsutil.remove_tree(self._roots.pop(other))
-        for other in list(self._sums):
+        for other in list(self._scans):
             if other == name or other.startswith(name + "/") or name.startswith(other + "/"):
-                del self._sums[other]
-        if tree_sum:
-            self._sums[name] = tree_sum
+                del self._scans[other]
+        if found is not None:
+            self._scans[name] = self._seen[name] = found
         for other, root in self._roots.items():
             if name.startswith(other + "/"):
                 if root.is_symlink() or tree.is_symlink():  # never write into a local source
@@ -216,12 +221,14 @@ class Stager:
             sha = self.cache.commit(source.remote, sha)[1]  # jb's git path locks the commit
         return sha
 
-    def _link_local(self, dep: Dependency, source: LocalSource) -> tuple[Fetched, Path]:
+    def _link_local(
+        self, dep: Dependency, source: LocalSource
+    ) -> tuple[Fetched, Path, PackageScan | None]:
         directory = self.layout.local_dir(source)
         staged = self._new_slot()
         os.symlink(self.layout.local_link(source), staged)
         self.progress(Event("linked", dep.name, source.directory))
-        return Fetched("", "", self._manifest(dep, directory)), staged
+        return Fetched("", "", self._manifest(dep, directory)), staged, None
 
     # ------------------------------------------------------------------ manifests and locks
 
@@ -259,10 +266,33 @@ class Stager:
             fsutil.replace_dir(root, target)
         self._roots.clear()
 
+    def records_of(self, lock: Sequence[Dependency]) -> dict[str, vendorrecord.Record]:
+        """What each git package of ``lock`` holds now that the run is published.
+
+        A scan taken during the run stays true unless a package was placed inside or around
+        it; those (nested families) are scanned again in vendor/.
+        """
+        names = [d.name for d in lock if not d.is_local]
+        records = {}
+        for dep in lock:
+            if dep.is_local:
+                continue
+            nested = any(o != dep.name and _nests(o, dep.name) for o in names)
+            found = self._seen.get(dep.name)
+            if found is None or nested:
+                found = checksum.scan(self.layout.package(dep))
+            records[dep.name] = vendorrecord.Record(dep.sum, found.sum, found.entries)
+        return records
+
     def discard(self) -> None:
         if self._root is not None:
             fsutil.remove_tree(self._root)
             self._root = None
+
+
+def _nests(a: str, b: str) -> bool:
+    """One package directory lies inside the other's."""
+    return a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def rebase_locals(layout: Layout, parent: Dependency, manifest: JsonnetFile) -> JsonnetFile:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kubeprom_build import fsutil, git, jsonnetfile, uri, vendortree
+from kubeprom_build import fsutil, git, jsonnetfile, uri, vendorrecord, vendortree
 from kubeprom_build.cache import GitCache
 from kubeprom_build.errors import ConfigError, GitError
 from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
@@ -191,10 +191,9 @@ def _run(
     _check_local_sources(opts, jf)
     with _project_lock(opts):
         layout = opts.layout()
-        accepted = vendortree.load_nested_sums(
-            opts.project, vendortree.nested_key(opts.vendor_dir, jf, lock)
-        )
-        stager = Stager(layout, opts.git_cache(), old, opts.progress, opts.jobs, accepted)
+        key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
+        records = vendorrecord.load(opts.project, opts.vendor_dir, key)
+        stager = Stager(layout, opts.git_cache(), old, opts.progress, opts.jobs, records)
         result = _resolve_and_publish(opts, jf, lock, stager)
         removed = vendortree.clean(
             opts.vendor_dir,
@@ -203,8 +202,10 @@ def _run(
             on_removed=lambda name: opts.progress(Event("removed", name)),
         )
         new_lock = JsonnetFile(tuple(sorted(result.lock, key=lambda d: d.name)), False)
-        new_key = vendortree.nested_key(opts.vendor_dir, jf, new_lock)
-        vendortree.save_nested_sums(layout, new_key, result.lock)
+        new_key = vendorrecord.inputs_key(opts.vendor_dir, jf, new_lock)
+        new_records = stager.records_of(result.lock)
+        if (new_key, new_records) != (key, records):  # a no-op run writes nothing
+            vendorrecord.save(opts.project, opts.vendor_dir, new_key, new_records)
         if write_jsonnetfile:
             jsonnetfile.save_if_changed(opts.project / jsonnetfile.FILE, jf, lock=False)
         wrote_lock = jsonnetfile.save_if_changed(opts.project / LOCK_NAME, new_lock, lock=True)
@@ -260,6 +261,6 @@ def verify(opts: Options) -> tuple[Problem, ...]:
         assert isinstance(dep.source, GitSource)
         cache.export(dep.source.remote, dep.version, dep.source.subdir, dest)
 
-    key = vendortree.nested_key(opts.vendor_dir, jf, lock)
-    accepted = vendortree.load_nested_sums(opts.project, key)
-    return vendortree.verify(opts.layout(), jf, lock, original, accepted)
+    key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
+    records = vendorrecord.load(opts.project, opts.vendor_dir, key)
+    return vendortree.verify(opts.layout(), jf, lock, records, original)

@@ -8,8 +8,6 @@ directories, drop stray symlinks, (re)create legacy import links.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import os
 import posixpath
@@ -19,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import checksum, fsutil, jsonnetfile
+from kubeprom_build import checksum, fsutil
+from kubeprom_build.checksum import Entry
 from kubeprom_build.errors import ConfigError, KpbError
 from kubeprom_build.jsonnetfile import Dependency, JsonnetFile, LocalSource
+from kubeprom_build.vendorrecord import Record, differences
 
 log = logging.getLogger("kpb")
 
@@ -163,61 +163,6 @@ def _make_links(vendor_dir: Path, links: dict[str, str]) -> None:
         os.symlink(target, link)
 
 
-# --------------------------------------------------------------------------- nested packages
-
-NESTED_SUMS = "vendor-nested-sums.json"
-
-
-def nested_key(vendor_dir: Path, jf: JsonnetFile, lock: JsonnetFile) -> str:
-    """What the recorded tree depends on: vendor/'s place, the direct deps (order) and the lock."""
-    ordered = JsonnetFile(tuple(sorted(lock.dependencies, key=lambda d: d.name)), False)
-    digest = hashlib.sha256(os.fsencode(vendor_dir.resolve()) + b"\0")
-    digest.update(jsonnetfile.dumps(jf, lock=False) + b"\0" + jsonnetfile.dumps(ordered, lock=True))
-    return digest.hexdigest()
-
-
-def load_nested_sums(project: Path, key: str) -> dict[str, str]:
-    """The sums recorded for ``key`` by the last run (empty when absent, stale or unreadable).
-
-    jb leaves a package whose directory holds another package at a different commit with a
-    tree unlike its locked sum, so jb re-downloads both on every run. kpb records the sum jb's
-    run left behind and treats exactly that tree as intact while the inputs are unchanged.
-    """
-    path = fsutil.state_dir(project) / NESTED_SUMS
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    sums = data.get("sums") if isinstance(data, dict) and data.get("key") == key else None
-    if not isinstance(sums, dict):
-        return {}
-    return {k: v for k, v in sums.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def save_nested_sums(layout: Layout, key: str, lock: Sequence[Dependency]) -> None:
-    """Record the vendored sum of every nested-family package whose tree differs from its lock."""
-    names = [d.name for d in lock if not d.is_local]
-    family = {
-        a
-        for a in names
-        for b in names
-        if a != b and (a.startswith(b + "/") or b.startswith(a + "/"))
-    }
-    sums = {}
-    for dep in lock:
-        if dep.name in family:
-            actual = checksum.dir_sum(layout.package(dep))
-            if actual != dep.sum:
-                sums[dep.name] = actual
-    path = fsutil.state_dir(layout.project) / NESTED_SUMS
-    if not sums:
-        if path.exists():
-            path.unlink()
-        return
-    body = {"key": key, "sums": dict(sorted(sums.items()))}
-    fsutil.atomic_write_bytes(path, (json.dumps(body, indent=2) + "\n").encode())
-
-
 # --------------------------------------------------------------------------- verify
 
 Original = Callable[[Dependency, Path], None]
@@ -229,7 +174,7 @@ class Problem:
     """One way vendor/ differs from the lock."""
 
     name: str
-    kind: Literal["missing", "modified", "not locked"]
+    kind: Literal["missing", "modified", "not locked", "unrecorded"]
     detail: str = ""
 
     def message(self) -> str:
@@ -240,26 +185,27 @@ def verify(
     layout: Layout,
     jf: JsonnetFile,
     lock: JsonnetFile,
+    records: Mapping[str, Record],
     original: Original,
-    accepted: Mapping[str, str] | None = None,
 ) -> tuple[Problem, ...]:
-    """Recompute every sum and report what differs from the lock; changes nothing.
+    """Hash every package and compare it with the lock's sum and kpb's record; changes nothing.
 
-    ``accepted`` are the recorded sums of nested packages that jb leaves unlike their lock.
+    A package kpb has no record of (vendored by jb or an older kpb) is compared with its
+    pristine copy from the cache instead.
     """
     problems: list[Problem] = []
     for dep in jf.dependencies:
         if lock.get(dep.name) is None:
             problems.append(Problem(dep.name, "not locked", "run 'kpb vendor'"))
     for dep in lock.dependencies:
-        problem = _verify_one(layout, dep, original, (accepted or {}).get(dep.name, dep.sum))
+        problem = _verify_one(layout, dep, records.get(dep.name), original)
         if problem is not None:
             problems.append(problem)
     return tuple(problems)
 
 
 def _verify_one(
-    layout: Layout, dep: Dependency, original: Original, accepted: str
+    layout: Layout, dep: Dependency, record: Record | None, original: Original
 ) -> Problem | None:
     if dep.is_local:
         ok = layout.has_local_link(dep)
@@ -267,36 +213,32 @@ def _verify_one(
     target = layout.package(dep)
     if target.is_symlink() or not target.is_dir():
         return Problem(dep.name, "missing")
-    actual = checksum.dir_sum(target)
-    if actual in (dep.sum, accepted):
+    found = checksum.scan(target)
+    if record is not None and record.locked == dep.sum:
+        expected_sum, reference = record.sum, record.entries
+    else:
+        expected_sum, pristine = dep.sum, _pristine(dep, original)
+        if pristine is None:
+            if found.sum != dep.sum:
+                return Problem(dep.name, "modified", f"sum {found.sum}")
+            return Problem(
+                dep.name,
+                "unrecorded",
+                "jb's sum matches, but kpb has no record of this package and no pristine copy "
+                "in its cache to compare names and modes with; run 'kpb vendor' to record it",
+            )
+        reference = pristine
+    changes = differences(reference, found.entries)
+    if found.sum == expected_sum and not changes:
         return None
-    return Problem(dep.name, "modified", _file_diff(dep, target, original) or f"sum {actual}")
+    return Problem(dep.name, "modified", changes or f"sum {found.sum}")
 
 
-def _file_diff(dep: Dependency, target: Path, original: Original) -> str:
-    """Which files differ, from the pristine package when it can be had (else empty)."""
+def _pristine(dep: Dependency, original: Original) -> tuple[Entry, ...] | None:
+    """The inventory of the package as its commit holds it, when the cache can supply it."""
     with tempfile.TemporaryDirectory(prefix="kpb-verify-") as tmp:
         try:
             original(dep, Path(tmp))
         except KpbError:
-            return ""
-        before, current = _files(Path(tmp)), _files(target)
-    added = sorted(set(current) - set(before))
-    removed = sorted(set(before) - set(current))
-    changed = sorted(f for f in set(before) & set(current) if before[f] != current[f])
-    parts = [
-        f"{label}: {', '.join(files[:5])}"
-        for label, files in (("added", added), ("removed", removed), ("changed", changed))
-        if files
-    ]
-    return "; ".join(parts)
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    found: dict[str, bytes] = {}
-    for dirpath, _dirs, filenames in os.walk(root):
-        for name in filenames:
-            path = Path(dirpath) / name
-            key = path.relative_to(root).as_posix()
-            found[key] = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
-    return found
+            return None
+        return checksum.scan(Path(tmp)).entries

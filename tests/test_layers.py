@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "manifests": 2,
     "outputs": 2,
     "vendortree": 2,
+    "vendorrecord": 2,
     "stager": 3,
     "build": 3,
     "vendor": 4,

@@ -1,0 +1,140 @@
+"""kpb's record of every vendored package, kept in ``.kpb/`` beside jb's sums.
+
+jb's ``sum`` hashes file contents only, so a package whose bytes were moved between files, or
+that gained empty files or lost an execute bit, still matches the lock. When kpb vendors, it
+records each package's full inventory (:class:`kubeprom_build.checksum.Entry`: path, type,
+mode, content hash). The no-op check and ``--verify`` compare against it, and ``kpb vendor``
+re-fetches any package that differs. A package with no record (vendored by jb or an older kpb)
+is accepted on jb's sum by ``kpb vendor`` and then recorded; ``--verify`` compares it with its
+pristine commit from the cache.
+
+The record also remembers the one tree jb's algorithm leaves unlike its locked sum: a package
+whose directory holds another package at a different commit (see "Nested packages" in
+docs/architecture.md). That tree is accepted only while the inputs that produced it (vendor
+dir, jsonnetfile.json, lock) are unchanged; jb itself would re-download both on every run.
+The record is local state (``.kpb/`` is never committed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeprom_build import fsutil, jsonnetfile
+from kubeprom_build.checksum import Entry, PackageScan
+from kubeprom_build.jsonnetfile import JsonnetFile
+
+log = logging.getLogger("kpb")
+
+FORMAT = 2
+_FILE = "vendor-record.json"
+_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one package held when kpb vendored it, for the lock entry with sum ``locked``."""
+
+    locked: str
+    sum: str  # jb's sum of the tree kpb left: ``locked``, except for nested packages
+    entries: tuple[Entry, ...]
+
+
+def inputs_key(vendor_dir: Path, jf: JsonnetFile, lock: JsonnetFile) -> str:
+    """What a nested tree depends on: vendor/'s place, the direct deps (order) and the lock."""
+    ordered = JsonnetFile(tuple(sorted(lock.dependencies, key=lambda d: d.name)), False)
+    digest = hashlib.sha256(os.fsencode(vendor_dir.resolve()) + b"\0")
+    digest.update(jsonnetfile.dumps(jf, lock=False) + b"\0" + jsonnetfile.dumps(ordered, lock=True))
+    return digest.hexdigest()
+
+
+def intact(found: PackageScan, locked: str, record: Record | None) -> bool:
+    """Is the package on disk what kpb vendored for the lock entry with sum ``locked``?
+
+    With a record for that entry, sum and inventory must both match it; without one, jb's
+    sum decides (trust on first use: the record is written at the end of the run).
+    """
+    if found.special:
+        return False
+    if record is not None and record.locked == locked:
+        return (found.sum, found.entries) == (record.sum, record.entries)
+    return found.sum == locked
+
+
+def _path(project: Path) -> Path:
+    return project / fsutil.STATE_DIR_NAME / _FILE
+
+
+def load(project: Path, vendor_dir: Path, key: str) -> dict[str, Record]:
+    """The records of ``vendor_dir``'s packages; empty when absent, unreadable or for another
+    vendor directory. Records of trees unlike their lock are dropped when ``key`` changed."""
+    try:
+        raw = json.loads(_path(project).read_text(encoding="utf-8"))
+        if raw.get("format") != FORMAT or raw.get("vendor_dir") != _rel(project, vendor_dir):
+            return {}
+        records = {
+            str(name): Record(
+                str(body["locked"]),
+                str(body["sum"]),
+                tuple(Entry(str(p), k, str(d), bool(x)) for p, k, d, x in body["entries"]),
+            )
+            for name, body in raw["packages"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.debug("no usable vendor record: %s", exc)
+        return {}
+    if raw.get("inputs") != key:
+        records = {name: r for name, r in records.items() if r.sum == r.locked}
+    return records
+
+
+def save(project: Path, vendor_dir: Path, key: str, records: Mapping[str, Record]) -> None:
+    """Replace the record atomically with ``records`` (the packages of the new lock)."""
+    body = {
+        "format": FORMAT,
+        "vendor_dir": _rel(project, vendor_dir),
+        "inputs": key,
+        "packages": {
+            name: {
+                "locked": record.locked,
+                "sum": record.sum,
+                "entries": [[e.path, e.kind, e.detail, e.executable] for e in record.entries],
+            }
+            for name, record in sorted(records.items())
+        },
+    }
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    fsutil.atomic_write_bytes(fsutil.state_dir(project) / _FILE, data)
+
+
+def _rel(project: Path, vendor_dir: Path) -> str:
+    return os.path.relpath(vendor_dir, project)
+
+
+def differences(before: tuple[Entry, ...], after: tuple[Entry, ...]) -> str:
+    """What changed between two inventories, e.g. ``added: x; changed: y``; "" if nothing."""
+    old = {e.path: e for e in before}
+    new = {e.path: e for e in after}
+    groups = {
+        "special file": sorted(f"{e.path} ({e.detail})" for e in after if e.kind == "special"),
+        "added": sorted(p for p in set(new) - set(old) if new[p].kind != "special"),
+        "removed": sorted(set(old) - set(new)),
+        "changed": sorted(p for p in set(old) & set(new) if _changed(old[p], new[p])),
+        "mode changed": sorted(
+            p for p in set(old) & set(new) if old[p].executable != new[p].executable
+        ),
+    }
+    return "; ".join(
+        f"{label}: {', '.join(paths[:_SHOWN])}{' …' if len(paths) > _SHOWN else ''}"
+        for label, paths in groups.items()
+        if paths
+    )
+
+
+def _changed(old: Entry, new: Entry) -> bool:
+    return (old.kind, old.detail) != (new.kind, new.detail)
