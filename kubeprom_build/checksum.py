@@ -19,6 +19,8 @@ import os
 import stat
 from pathlib import Path
 
+from kubeprom_build import safefs
+
 log = logging.getLogger("kpb")
 
 EMPTY_SUM = base64.b64encode(hashlib.sha256(b"").digest()).decode("ascii")
@@ -30,48 +32,50 @@ class _WalkAborted(Exception):
 
 
 def dir_sum(path: Path) -> str:
-    """jb's sum of the package directory ``path`` (a missing directory hashes empty input)."""
+    """jb's sum of the package directory ``path`` (a missing directory hashes empty input).
+
+    The package is read through :mod:`safefs`: opened once, entered with ``O_NOFOLLOW``, links
+    resolved against the package itself, so nothing outside it is ever opened.
+    """
     hasher = hashlib.sha256()
-    root = os.fsencode(path)
     try:
-        info = os.lstat(root)
+        info = os.lstat(path)
         if stat.S_ISDIR(info.st_mode):
-            _walk_dir(root, hasher, os.path.realpath(root))
+            root = safefs.open_dir(path)
+            try:
+                _walk(root, hasher)
+            finally:
+                os.close(root)
         elif stat.S_ISREG(info.st_mode):
-            _hash_file(root, hasher)
+            _hash_fd(os.open(path, safefs.READ_FLAGS), hasher)
     except (OSError, _WalkAborted) as exc:
         log.debug("sum of %s stopped early: %s", path, exc)
     return base64.b64encode(hasher.digest()).decode("ascii")
 
 
-def _walk_dir(directory: bytes, hasher: hashlib._Hash, real_root: bytes) -> None:
-    """Pre-order, names sorted byte-wise per directory: Go's Walk order, not full-path order."""
-    for name in sorted(os.listdir(directory)):
-        entry = os.path.join(directory, name)
-        info = os.lstat(entry)
-        if stat.S_ISDIR(info.st_mode):
-            _walk_dir(entry, hasher, real_root)
-        elif stat.S_ISREG(info.st_mode):
-            _hash_file(entry, hasher)
-        elif stat.S_ISLNK(info.st_mode):
-            _hash_link(entry, hasher, real_root)
+def _walk(root: int, hasher: hashlib._Hash) -> None:
+    """Pre-order, names sorted byte-wise per directory: Go's Walk order, not full-path order.
+
+    jb opens every non-directory entry, so a link to a file hashes its target and a link to a
+    directory fails; here a link is resolved inside the package only (else the walk ends).
+    """
+    for entry in safefs.walk(root):
+        mode = entry.info.st_mode
+        if stat.S_ISDIR(mode):
+            continue
+        if stat.S_ISREG(mode):
+            _hash_fd(os.open(entry.name, safefs.READ_FLAGS, dir_fd=entry.dir_fd), hasher)
+        elif stat.S_ISLNK(mode):
+            _hash_fd(safefs.open_beneath(root, entry.rel, follow_links=True), hasher)
         else:
-            raise _WalkAborted(f"{entry!r} is not a regular file")
+            raise _WalkAborted(f"{entry.rel!r} is a {safefs.kind(mode)}")
 
 
-def _hash_link(link: bytes, hasher: hashlib._Hash, real_root: bytes) -> None:
-    """jb opens the link, so a link to a file hashes its target; a link to a directory fails."""
-    target = os.path.realpath(link)
-    if os.path.commonpath([target, real_root]) != real_root:
-        raise _WalkAborted(f"{link!r} points outside the package")
-    _hash_file(target, hasher)
-
-
-def _hash_file(path: bytes, hasher: hashlib._Hash) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+def _hash_fd(fd: int, hasher: hashlib._Hash) -> None:
+    """Hash the regular file open as ``fd`` (then closed); anything else ends the walk."""
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _WalkAborted(f"{path!r} is not a regular file")
+            raise _WalkAborted("not a regular file")
         while chunk := os.read(fd, _CHUNK):
             hasher.update(chunk)
     finally:

@@ -11,13 +11,14 @@ import functools
 import logging
 import os
 import posixpath
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import checksum, fsutil
+from kubeprom_build import checksum, fsutil, safefs
 from kubeprom_build.errors import ConfigError, KpbError
 from kubeprom_build.jsonnetfile import Dependency, JsonnetFile, LocalSource
 
@@ -227,10 +228,25 @@ def _file_diff(dep: Dependency, target: Path, original: Original) -> str:
 
 
 def _files(root: Path) -> dict[str, bytes]:
+    """What each entry holds, for the diff: a file's bytes, a link's text (never read through),
+    and for a FIFO, socket or device only its kind: it is reported, never opened."""
     found: dict[str, bytes] = {}
-    for dirpath, _dirs, filenames in os.walk(root):
-        for name in filenames:
-            path = Path(dirpath) / name
-            key = path.relative_to(root).as_posix()
-            found[key] = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+    try:
+        fd = safefs.open_dir(root)
+    except OSError:
+        return found
+    try:
+        for entry in safefs.walk(fd):
+            mode, key = entry.info.st_mode, os.fsdecode(entry.rel)
+            if stat.S_ISLNK(mode):
+                found[key] = b"-> " + os.readlink(entry.name, dir_fd=entry.dir_fd)
+            elif stat.S_ISREG(mode):
+                opened = os.open(entry.name, safefs.READ_FLAGS, dir_fd=entry.dir_fd)
+                found[key] = safefs.read_fd(opened)
+            elif not stat.S_ISDIR(mode):
+                found[key] = f"<{safefs.kind(mode)}>".encode()
+    except OSError as exc:  # a diff is a hint: show what could be read
+        log.debug("listing %s stopped: %s", root, exc)
+    finally:
+        os.close(fd)
     return found
