@@ -160,7 +160,7 @@ class _Writer:
         if any(p.casefold() == ".git" for p in parts):
             raise self.fail(f"{shown}: a .git entry inside a package is refused")
         if not _is_text(name):
-            raise self.fail(f"{shown}: the name is not valid UTF-8 text")
+            raise self.fail(f"{shown}: the name is not UTF-8 text or holds a control character")
         if any(len(p.encode()) > NAME_MAX for p in parts):
             raise self.fail(f"{shown}: a name is longer than {NAME_MAX} bytes")
         return parts

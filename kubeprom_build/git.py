@@ -254,7 +254,7 @@ def missing_objects(repo: Path, specs: Sequence[str]) -> list[str] | None:
             cwd=repo,
             offline=True,
             what="git rev-list",
-        ).stdout.decode()
+        ).stdout.decode("utf-8", "replace")  # paths may be any bytes; only oids are used
     except GitError:
         return None
     return [line[1:].split()[0] for line in out.splitlines() if line.startswith("?")]
