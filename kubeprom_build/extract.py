@@ -36,6 +36,9 @@ Kind = Literal["directory", "file", "symlink"]
 Parts = tuple[str, ...]
 #: The common NAME_MAX: a longer component cannot be written on most file systems.
 NAME_MAX = 255
+#: Below PATH_MAX: a deeper package could not be read by path (jsonnet, git, editors) and
+#: would cost one open directory fd per level here.
+PATH_MAX = 4000
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -163,6 +166,8 @@ class _Writer:
             raise self.fail(f"{shown}: the name is not UTF-8 text or holds a control character")
         if any(len(p.encode()) > NAME_MAX for p in parts):
             raise self.fail(f"{shown}: a name is longer than {NAME_MAX} bytes")
+        if len(name.encode()) > PATH_MAX:
+            raise self.fail(f"{shown[:80]}...: the path is longer than {PATH_MAX} bytes")
         return parts
 
     def _parent(self, parts: Parts) -> int:

@@ -9,10 +9,12 @@ vendor/ and the lock stay as they were and nothing appears anywhere else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -44,14 +46,15 @@ def _b(value: Name) -> bytes:
 
 
 def _object(repo: Path, kind: str, data: bytes) -> str:
-    proc = subprocess.run(
-        ["git", "hash-object", "-w", "--literally", "-t", kind, "--stdin"],
-        cwd=repo,
-        input=data,
-        capture_output=True,
-        check=True,
-    )
-    return proc.stdout.decode().strip()
+    """Store a loose object exactly as ``git hash-object -w --literally`` would (no checks:
+    that is the point), without a process per object."""
+    raw = f"{kind} {len(data)}\0".encode() + data
+    sha = hashlib.sha1(raw).hexdigest()
+    path = repo / ".git" / "objects" / sha[:2] / sha[2:]
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(zlib.compress(raw))
+    return sha
 
 
 def _tree(repo: Path, entries: list[Entry]) -> str:
@@ -335,6 +338,17 @@ def test_name_of_300_bytes_is_refused(
     entry: Entry = ("file", name, b"1") if kind == "file" else ("dir", name, [("file", "f", b"1")])
     _publish(world, [entry])
     _refused(project, tmp_path, capsys, name, "longer than 255 bytes")
+
+
+def test_path_deeper_than_path_max_is_refused(
+    world: World, project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path the kernel's PATH_MAX would stop; writing by fds has no such limit, so kpb sets it."""
+    entries: list[Entry] = [("file", "f", b"1")]
+    for _ in range(420):  # 420 * len("component/") > 4000 bytes
+        entries = [("dir", "component", entries)]
+    _publish(world, entries)
+    _refused(project, tmp_path, capsys, "component/component/", "longer than 4000 bytes")
 
 
 @pytest.mark.parametrize(
