@@ -255,8 +255,9 @@ class _Writer:
     def _link_at(self, parts: Parts) -> Parts | None:
         """The link ``parts`` names, also when it differs only in case or Unicode form: on a
         case-insensitive file system (macOS, Windows) the kernel would follow that one."""
-        if self.kinds.get(parts) == "symlink":
-            return parts
+        kind = self.kinds.get(parts)
+        if kind is not None:  # the exact name wins where both can exist
+            return parts if kind == "symlink" else None
         return self.folded_links.get(_fold(parts))
 
 

@@ -267,6 +267,16 @@ def test_link_that_would_escape_on_a_case_insensitive_file_system_is_refused(
     _refused(project, tmp_path, capsys, "symlink a points outside the package")
 
 
+def test_exact_name_wins_over_a_link_differing_in_case(
+    world: World, project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On Linux ``Sub`` is the directory, not the link ``sub -> a/b/c``: ``x`` climbs out."""
+    deep: Entry = ("dir", "a", [("dir", "b", [("dir", "c", [("file", "f", b"1")])])])
+    entries = [("dir", "Sub", [("file", "f", b"1")]), deep, ("link", "sub", "a/b/c")]
+    _publish(world, [*entries, ("link", "x", "Sub/../../..")])
+    _refused(project, tmp_path, capsys, "symlink x points outside the package")
+
+
 # --------------------------------------------------------------------------- crafted names
 
 
