@@ -271,7 +271,7 @@ def _is_text(value: str) -> bool:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    return not any(unicodedata.category(c) == "Cc" for c in value)  # C0, DEL and C1
 
 
 def show(value: str) -> str:

@@ -369,8 +369,9 @@ def test_path_deeper_than_path_max_is_refused(
         ([("link", "l", b"t\xfe")], r"symlink l has an unusable target 't\udcfe'"),
         ([("file", "new\nline", b"1")], r"'new\nline'"),
         ([("file", "esc\x1b[31m", b"1")], r"'esc\x1b[31m'"),
+        ([("file", "csi\x9b31m", b"1")], r"'csi\x9b31m'"),
     ],
-    ids=["file", "dir", "link-target", "newline", "terminal-escape"],
+    ids=["file", "dir", "link-target", "newline", "terminal-escape", "c1-control"],
 )
 def test_non_utf8_and_control_character_names_are_refused(
     entries: list[Entry],
@@ -390,6 +391,23 @@ def test_dot_components_are_refused(
 ) -> None:
     _publish(world, [("dir", name, [("file", "PWNED", b"x")])])
     _refused(project, tmp_path, capsys, f"{name}/PWNED")
+
+
+def test_subdir_that_is_a_symlink_is_one_line(
+    world: World, project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``<commit>:lnk`` names a blob, not a tree: one line naming the subdir and package."""
+    _publish(world, [("link", "lnk", "real"), ("dir", "real", [("file", "f", b"1")])])
+    data = json.loads((project / "jsonnetfile.json").read_text())
+    data["dependencies"].append(git_dep(World.url("org/evil"), "lnk"))
+    (project / "jsonnetfile.json").write_text(json.dumps(data, indent=2) + "\n")
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    assert run(["-C", str(project), "vendor"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "subdir 'lnk' does not exist in https://github.com/org/evil.git" in err
+    assert snapshot(tmp_path) == before
 
 
 # --------------------------------------------------------------------------- what stays allowed
