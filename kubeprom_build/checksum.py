@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from kubeprom_build import safefs
+
 log = logging.getLogger("kpb")
 
 EMPTY_SUM = base64.b64encode(hashlib.sha256(b"").digest()).decode("ascii")
@@ -223,20 +225,17 @@ class _Walk:
     def _link(self, dir_fd: int, name: str, rel: str) -> None:
         """jb opens the link: a link to a file hashes its target; anything else fails.
 
-        The target is resolved by the kernel only after its real path was found inside the
-        package, and the resolved file is opened with ``O_NOFOLLOW``.
+        The link is resolved by :mod:`safefs` against the package itself, never by the kernel:
+        one that climbs out of the package (even to come back in) ends the sum.
         """
         target = os.readlink(name, dir_fd=dir_fd)
         self.entries.append(Entry(rel, "link", target))
         if self._aborted:
             return
-        resolved = os.path.realpath(os.path.join(self.real_root, rel[len(self.root_prefix) :]))
-        if os.path.commonpath([resolved, self.real_root]) != self.real_root:
-            self._abort(f"{rel} points outside the package")
-            return
+        inside = rel[len(self.root_prefix) :]
         try:
-            fd = os.open(resolved, _FILE_FLAGS)
-        except OSError as exc:
+            fd = safefs.open_beneath(self.real_root, inside, _FILE_FLAGS, follow_links=True)
+        except OSError as exc:  # EXDEV: the link leads outside the package
             self._abort(f"{rel}: {exc}")
             return
         with _closing(fd):

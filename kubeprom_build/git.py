@@ -17,9 +17,9 @@ import subprocess
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from kubeprom_build import uri
+from kubeprom_build import extract, uri
 from kubeprom_build.errors import ConfigError, GitError
 
 log = logging.getLogger("kpb")
@@ -254,7 +254,7 @@ def missing_objects(repo: Path, specs: Sequence[str]) -> list[str] | None:
             cwd=repo,
             offline=True,
             what="git rev-list",
-        ).stdout.decode()
+        ).stdout.decode("utf-8", "replace")  # paths may be any bytes; only oids are used
     except GitError:
         return None
     return [line[1:].split()[0] for line in out.splitlines() if line.startswith("?")]
@@ -291,8 +291,8 @@ def archive(repo: Path, commit: str, subdir: str, dest: Path, what: str) -> None
     The tree ``<commit>:<subdir>`` is archived, not ``<commit> -- <subdir>``: with a pathspec,
     git 2.39 reads every blob of the commit, defeating the partial clone. ``export-ignore``
     from ``.gitattributes`` inside the subdir still applies, like the GitHub tarballs jb uses.
-    Members are checked one by one: only files, directories and symlinks that stay inside the
-    package are written.
+    The tar stream goes to :func:`kubeprom_build.extract.extract`, which writes only inside
+    ``dest`` whatever the tree holds.
     """
     tree = f"{commit}:{subdir}" if subdir else f"{commit}^{{tree}}"
     argv = ["git", *base_config(offline=True), "archive", "--format=tar", tree, "--"]
@@ -305,48 +305,15 @@ def archive(repo: Path, commit: str, subdir: str, dest: Path, what: str) -> None
         stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None
+    broken: tarfile.TarError | None = None
     try:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-            _extract(tar, dest, what)
+        extract.extract(proc.stdout, dest, what)
+    except tarfile.TarError as exc:
+        broken = exc
     finally:
-        proc.stdout.close()
+        proc.stdout.close()  # an early refusal must not leave git blocked on a full pipe
         err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
         code = proc.wait()
-    if code != 0:
-        raise GitError(f"{what}: {_last_line(err) or 'git archive failed'}")
-
-
-def _extract(tar: tarfile.TarFile, dest: Path, what: str) -> None:
-    for member in tar:
-        if member.type == tarfile.XGLTYPE or member.name == "pax_global_header":
-            continue
-        rel = PurePosixPath(member.name)
-        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
-            raise GitError(f"{what}: unsafe archive member {member.name!r}")
-        target = dest.joinpath(*rel.parts)
-        if member.isdir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif member.issym():
-            _check_link(rel, member.linkname, what)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(member.linkname, target)
-        elif member.isfile():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_member(tar, member, target)
-        # gitlinks (submodules) and anything else carry no content: skipped like jb does.
-
-
-def _check_link(rel: PurePosixPath, link: str, what: str) -> None:
-    """A symlink inside a package must point inside the package (the issue's hostile input)."""
-    joined = os.path.normpath(os.path.join(str(rel.parent), link))
-    if link.startswith("/") or joined == ".." or joined.startswith("../"):
-        raise ConfigError(f"{what}: symlink {rel} points outside the package ({link})")
-
-
-def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
-    source = tar.extractfile(member)
-    assert source is not None
-    with source, open(target, "xb") as out:
-        while chunk := source.read(1 << 20):
-            out.write(chunk)
-    os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
+    if code != 0 or broken is not None:
+        detail = _last_line(err) or (f"unreadable archive ({broken})" if broken else "")
+        raise GitError(f"{what}: {detail or 'git archive failed'}")

@@ -15,6 +15,7 @@ tree, and a sum is always taken over the tree as jb would see it at that moment.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import checksum, fsutil, jsonnetfile, vendorrecord
+from kubeprom_build import checksum, fsutil, jsonnetfile, safefs, vendorrecord
 from kubeprom_build.cache import GitCache
 from kubeprom_build.checksum import PackageScan
 from kubeprom_build.errors import ConfigError
@@ -233,11 +234,11 @@ class Stager:
     # ------------------------------------------------------------------ manifests and locks
 
     def _manifest(self, dep: Dependency, directory: Path) -> JsonnetFile | None:
-        path = directory / jsonnetfile.FILE
-        if not path.is_file():
+        shown = str(self.layout.vendor_dir / dep.name / jsonnetfile.FILE)
+        data = read_package_file(directory, jsonnetfile.FILE, shown)
+        if data is None:
             return None
-        shown = self.layout.vendor_dir / dep.name / jsonnetfile.FILE
-        manifest = jsonnetfile.parse(path.read_bytes(), str(shown))
+        manifest = jsonnetfile.parse(data, shown)
         return rebase_locals(self.layout, dep, manifest)
 
     def upstream_lock(self, dep: Dependency) -> JsonnetFile | None:
@@ -245,9 +246,10 @@ class Stager:
             return None
         staged = self._location(dep.name) if dep.name in self.staged else None
         for directory in (staged, self.layout.package(dep)):
-            path = directory / LOCK_NAME if directory else None
-            if path is not None and path.is_file():
-                return jsonnetfile.parse(path.read_bytes(), f"{dep.name}/{LOCK_NAME}")
+            shown = f"{dep.name}/{LOCK_NAME}"
+            data = read_package_file(directory, LOCK_NAME, shown) if directory else None
+            if data is not None:
+                return jsonnetfile.parse(data, shown)
         data = self.cache.read_file(dep.source.remote, dep.version, LOCK_NAME)
         if data is None:
             return None
@@ -293,6 +295,27 @@ class Stager:
 def _nests(a: str, b: str) -> bool:
     """One package directory lies inside the other's."""
     return a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def read_package_file(directory: Path, name: str, shown: str) -> bytes | None:
+    """The file ``name`` of a package, read without leaving the package; None when absent.
+
+    A symlink to another file inside the package is followed, as jb's ``os.ReadFile`` would;
+    one that leads outside it, and a FIFO, socket or device, is refused without being opened
+    for a blocking read. A directory of that name counts as absent, as before.
+    """
+    try:
+        return safefs.read_beneath(directory.resolve(), name, follow_links=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except safefs.NotRegularError as exc:
+        if os.path.isdir(directory / name):
+            return None
+        raise ConfigError(f"{shown}: {exc.strerror}; remove it") from None
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            raise ConfigError(f"{shown}: a symlink leads outside the package") from None
+        raise ConfigError(f"{shown}: cannot read: {exc.strerror or exc}") from None
 
 
 def rebase_locals(layout: Layout, parent: Dependency, manifest: JsonnetFile) -> JsonnetFile:
