@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -9,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -223,14 +224,32 @@ def test_lock_held_by_another_process_is_busy(
 # --- real processes -------------------------------------------------------------------------
 
 
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
 def kpb_process(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``kpb`` in a process group of its own, so teardown can end it and its workers."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "kubeprom_build", "-C", str(root), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        start_new_session=True,
     )
+    _STARTED.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_processes() -> Iterator[None]:
+    """A failed assertion must not leave a busy evaluation (and its workers) running."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_console_script_builds(project: Path) -> None:
