@@ -145,8 +145,8 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
         buildstate.Lookup(base, rel, lk.found, lk.missing)
         for (base, rel), lk in sorted(importer.lookups.items())
     )
-    inputs = {path: buildstate.digest(data) for path, data in importer.files.items()}
-    written = {rel: buildstate.digest(data) for rel, data in files.items()}
+    inputs = {path: buildstate.digest(data, salt) for path, data in importer.files.items()}
+    written = {rel: buildstate.digest(data, salt) for rel, data in files.items()}
     return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))
 
 

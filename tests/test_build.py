@@ -239,7 +239,7 @@ def test_ext_var_change_invalidates_and_value_is_not_stored(tmp_path: Path) -> N
     assert not _build(second).skipped
     stamp = (root / ".kpb" / "build" / "dev.json").read_text()
     assert "secret-value" not in stamp
-    assert json.loads(stamp)["format"] == 1
+    assert json.loads(stamp)["format"] == buildstate.FORMAT
 
 
 def test_failed_build_keeps_outputs_and_forces_next_build(tmp_path: Path) -> None:
