@@ -37,6 +37,7 @@ from kubeprom_build.engine import SLOW_ENGINES, Engine, JsonnetError, get_engine
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
 from kubeprom_build.extvars import Variables, missing_variable
 from kubeprom_build.imports import Importer, ImportRefusedError
+from kubeprom_build.redaction import MIN_LENGTH, Redactor
 
 log = logging.getLogger("kpb")
 
@@ -139,7 +140,7 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
     source = environment_file(request.project, env).relative_to(request.project)
     importer = Importer(request.project, request.library, _allowed_roots(request))
     text = _evaluate(request, env, engine, source, importer)
-    files = outputs.output_files(env, json.loads(text), request.variables.redact)
+    files = outputs.output_files(env, json.loads(text), request.variables.redactor())
     settings = _settings(request, env, engine, salt)
     lookups = tuple(
         buildstate.Lookup(base, rel, lk.found, lk.missing)
@@ -201,7 +202,7 @@ def _evaluate(
     except JsonnetError as err:
         if importer.refused is not None:
             raise ImportRefusedError(f"environment {env!r}: {importer.refused}") from None
-        raise BuildError(engine_message(env, variables.redact(err.raw))) from None
+        raise BuildError(engine_message(env, err.raw, variables.redactor())) from None
     # importstr/importbin of a refused or missing file evaluate without an error
     if importer.refused is not None:
         raise ImportRefusedError(f"environment {env!r}: {importer.refused}")
@@ -221,8 +222,15 @@ _PREFIXES = (
 )
 
 
-def engine_message(env: str, raw: str) -> str:
-    """Cut an engine's error to "env: file:line: summary" plus a few trace lines."""
+def engine_message(env: str, raw: str, redactor: Redactor | None = None) -> str:
+    """Cut an engine's error to "env: file:line: summary" plus a few trace lines.
+
+    The engine's text can quote any value the program touched, so it is redacted as a whole
+    before it is cut (a cut could split a secret and leave a piece unmatched), and hidden entirely
+    when a secret is too short to be found reliably in free text.
+    """
+    secrets = redactor or Redactor()
+    raw = secrets.redact(raw)
     missing = missing_variable(raw)
     location = _LOCATION.search(raw)
     where = f"{location.group(0)}: " if location else ""
@@ -230,9 +238,15 @@ def engine_message(env: str, raw: str) -> str:
         kind, name = missing
         flag = "--ext-str" if kind == "ext" else "--tla-str"
         what = "external variable" if kind == "ext" else "top-level argument"
-        return (
+        return secrets.redact(
             f"environment {env!r}: {where}{what} {name!r} is not set; pass {flag} {name}=VALUE, "
             f"{flag} {name} (value from ${name}) or {flag}-file {name}=PATH"
+        )
+    if secrets.short:
+        return (
+            f"environment {env!r}: {where}the engine's message is hidden because "
+            f"{', '.join(secrets.short)} holds a string shorter than {MIN_LENGTH} characters, "
+            "which kpb cannot mask reliably"
         )
     lines = [ln.rstrip() for ln in raw.strip().splitlines() if ln.strip()]
     summary = lines[0] if lines else "jsonnet error"
@@ -243,7 +257,7 @@ def engine_message(env: str, raw: str) -> str:
     # A trace line that only repeats the location already in the summary says nothing.
     trace = [f"  {ln.strip()}" for ln in lines[1:] if ln.strip() != where.rstrip(": ")]
     trace = trace[:_TRACE_LINES]
-    return "\n".join([f"environment {env!r}: {where}{summary}", *trace])
+    return secrets.redact("\n".join([f"environment {env!r}: {where}{summary}", *trace]))
 
 
 def build_environment(request: BuildRequest, env: str) -> EnvResult:
@@ -416,4 +430,5 @@ def diff_environment(request: BuildRequest, env: str) -> str:
     engine = get_engine(request.engine)
     rendered = render_interruptibly(request, env, engine)
     target = request.output_dir(env)
-    return manifests.unified_diff(target, rendered.files, f"{OUT_DIR}/{env}")
+    diff = manifests.unified_diff(target, rendered.files, f"{OUT_DIR}/{env}")
+    return request.variables.redactor().redact(diff)  # a Secret's lines hold its value

@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "__main__": 6,
     "errors": 0,
     "fsutil": 0,
+    "redaction": 0,
     "jsonnetfile": 1,
     "uri": 1,
     "checksum": 1,
