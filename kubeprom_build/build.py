@@ -19,15 +19,18 @@ C++ bindings release it), and YAML rendering is Python code.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import logging
 import multiprocessing
 import os
 import re
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,13 +171,74 @@ def render_interruptibly(request: BuildRequest, env: str, engine: Engine) -> Ren
             outcome.append(err)
 
     thread = threading.Thread(target=work, name=f"kpb-render-{env}", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.1)
+    with _engine_output_redacted(request.variables.redactor(), thread):
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.1)
     result = outcome[0]
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+@contextlib.contextmanager
+def _engine_output_redacted(secrets: Redactor, thread: threading.Thread) -> Iterator[None]:
+    """Pass what the engine prints itself (``std.trace``) through ``secrets``, as log warnings.
+
+    The engines write ``std.trace`` text straight to file descriptor 2, past Python, and it can
+    quote any value the program traces. While a build with variables evaluates, fd 2 goes to a
+    temporary file (Python's own ``sys.stderr``, when it is fd 2, to a copy of the real one).
+    If the wait is interrupted while the engine still runs, fd 2 stays captured: the process is
+    about to end, and the engine must not get the terminal back.
+    """
+    if not secrets.given:
+        yield
+        return
+    sys.stderr.flush()
+    python_stderr = sys.stderr
+    real = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        if _is_fd2(python_stderr):
+            sys.stderr = open(  # noqa: SIM115 - lives as long as fd 2 is captured
+                os.dup(real), "w", encoding="utf-8", errors="backslashreplace", buffering=1
+            )
+        try:
+            yield
+        finally:
+            if not thread.is_alive():
+                sys.stderr.flush()
+                os.dup2(real, 2)
+                if sys.stderr is not python_stderr:
+                    sys.stderr.close()
+                    sys.stderr = python_stderr
+            os.close(real)
+            capture.seek(0)
+            printed = capture.read().decode("utf-8", "replace")
+    if printed.strip():
+        _report_engine_output(printed, secrets)
+
+
+def _is_fd2(stream: object) -> bool:
+    try:
+        return stream is not None and stream.fileno() == 2  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):  # a capture (pytest) or a closed stream
+        return False
+
+
+def _report_engine_output(printed: str, secrets: Redactor) -> None:
+    lines = printed.strip().splitlines()
+    if secrets.short:
+        log.warning(
+            "the engine printed %d line(s) (std.trace), hidden because %s holds a string "
+            "shorter than %d characters",
+            len(lines),
+            ", ".join(secrets.short),
+            MIN_LENGTH,
+        )
+        return
+    for line in secrets.redact(printed.strip()).splitlines():
+        log.warning("%s", line)
 
 
 def _settings(request: BuildRequest, env: str, engine: Engine, salt: str) -> str:

@@ -2,9 +2,10 @@
 
 Known secrets (quotes, backslashes, unicode, newlines, 4 to 64 characters) go through every way
 of passing a variable; environments then fail in every way that prints evaluated data or engine
-text, and the real CLI runs them plainly, with ``--json``, with ``-q``, with ``--check`` and as
-``kpb diff``, with the ``kpb`` logger at DEBUG. Every byte of stdout, stderr, the log records and
-every file under the project (``.kpb/`` and ``manifests/`` included) is then searched for each
+text (``std.trace`` included), and the real CLI runs them plainly, with ``--json``, with ``-q``,
+with ``--check``, in worker processes and as ``kpb diff``, with the ``kpb`` logger at DEBUG.
+Every byte of stdout and stderr (file descriptors 1 and 2), the log records and every file under
+the project (``.kpb/`` and ``manifests/`` included) is then searched for each
 secret's raw, trimmed, line, JSON-escaped and base64 forms (three alignments, both alphabets).
 """
 
@@ -14,7 +15,12 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,13 +133,16 @@ def make_inputs(form: str, folder: Path) -> Inputs:
 def program(inputs: Inputs, body: str) -> str:
     """An environment that binds the secrets to ``S`` and evaluates ``body``."""
     head = f"function({', '.join(inputs.params)})\n" if inputs.params else ""
-    return f"{head}local S = [{', '.join(inputs.exprs)}];\nlocal J = std.join('', S);\n{body}\n"
+    return (
+        f"{head}local S = [{', '.join(inputs.exprs)}];\nlocal J = std.join('', S);\n"
+        f"local B(s) = std.base64(std.encodeUTF8(s));  // go and cpp encode only bytes\n{body}\n"
+    )
 
 
 SECRET_OBJECT = (
     "{ kind: 'Secret', apiVersion: 'v1', metadata: { name: 's' },"
-    " data: { ['k%d' % i]: std.base64(S[i]) for i in std.range(0, std.length(S) - 1) }"
-    " + { all: std.base64(J), cfg: std.base64(std.manifestJson({ pw: S })) },"
+    " data: { ['k%d' % i]: B(S[i]) for i in std.range(0, std.length(S) - 1) }"
+    " + { all: B(J), cfg: B(std.manifestJson({ pw: S })) },"
     " stringData: { ['k%d' % i]: S[i] for i in std.range(0, std.length(S) - 1) } }"
 )
 #: Environments that fail in a way that prints data (samples) or engine text.
@@ -149,7 +158,9 @@ FAILURES: dict[str, str] = {
     "trace-quotes-secret": "{ a: {}[J] }",
     "secret-as-variable-name": "{ a: std.extVar(S[1]) }",
     "manifest-twice-escaped": "{ a: error std.manifestJson({ cfg: std.manifestJson({ s: S }) }) }",
-    "yaml-in-error": "{ a: error std.manifestYamlDoc({ s: S, b: std.base64(J) }) }",
+    "yaml-in-error": "{ a: error std.manifestYamlDoc({ s: S, b: B(J) }) }",
+    # the engines print std.trace text on file descriptor 2 themselves
+    "std-trace": "{ a: std.trace('traced: ' + std.join(' | ', S) + B(J), 1) }",
 }
 SAMPLE_FAILURES = {
     "output-not-object",
@@ -215,7 +226,7 @@ def _run_all(
     root: Path,
     inputs: Inputs,
     engine: str,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     parallel: bool,
 ) -> list[tuple[str, int, bytes]]:
@@ -236,7 +247,7 @@ def _run_all(
     for label, args in runs.items():
         caplog.clear()
         code = run(["-C", str(root), *args])
-        out = capsys.readouterr()
+        out = capfd.readouterr()
         logs = "\n".join(
             f"{r.getMessage()} {r.exc_text or ''} {r.stack_info or ''}" for r in caplog.records
         )
@@ -250,7 +261,7 @@ def test_no_form_of_a_secret_leaks(
     failure: str,
     engine: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -263,7 +274,7 @@ def test_no_form_of_a_secret_leaks(
     caplog.set_level(logging.DEBUG, logger="kpb")
     values = secret_values(form)
     parallel = failure in ("error-concatenated", "value-not-object") and engine == "rs"
-    for label, code, blob in _run_all(root, inputs, engine, capsys, caplog, parallel):
+    for label, code, blob in _run_all(root, inputs, engine, capfd, caplog, parallel):
         assert code != 0, f"{label}: the environment was expected to fail"
         assert b"Traceback" not in blob, f"{label}: {blob[-600:]!r}"
         assert not leaks(blob, values), f"{label} printed {leaks(blob, values)}"
@@ -275,7 +286,7 @@ def test_no_form_of_a_secret_leaks(
 def test_successful_build_writes_secrets_only_into_manifests(
     form: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -296,7 +307,7 @@ def test_successful_build_writes_secrets_only_into_manifests(
     assert run(["-C", str(root), "build", "dev", "--json", *inputs.args]) == 0
     assert run(["-C", str(root), "build", "dev", *inputs.args]) == 0  # skipped: stamp fresh
     assert run(["-C", str(root), "build", "--check", "dev", *inputs.args]) == 0
-    out = capsys.readouterr()
+    out = capfd.readouterr()
     logs = "\n".join(r.getMessage() for r in caplog.records)
     printed = (out.out + out.err + logs).encode()
     assert not leaks(printed, values), leaks(printed, values)
@@ -388,3 +399,37 @@ def test_samples_show_structure_only_once_a_variable_is_given() -> None:
     assert "not-a-secret" not in sample and "Secret" not in sample
     for kept in ('"kind": "***"', '"n": 3', '"ok": true', '"none": null', '"s": "***"'):
         assert kept in sample
+
+
+GO_PW = ("--engine", "go", "-j", "2", "--ext-str", "pw")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("envs", [["dev"], ["dev", "prd"]], ids=["in-process", "workers"])
+def test_ctrl_c_while_the_engine_traces_a_secret(tmp_path: Path, envs: list[str]) -> None:
+    """After Ctrl-C the native evaluation goes on printing; none of it may reach the terminal."""
+    root = projects.make_project(tmp_path / "repo")
+    secret = "Kz" + BASES[3]
+    busy = (
+        "std.foldl(function(acc, i) acc + (if i % 20000 == 0 then "
+        "std.length(std.trace('again ' + pw, 'x')) else 1), std.range(1, 50000000), 0)"
+    )
+    source = f"local pw = std.extVar('pw');\n{{ a: std.trace('first ' + pw, {{ n: {busy} }}) }}\n"
+    for env in envs:
+        projects.set_env(root, env, source)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubeprom_build", "-C", str(root), "build", *envs, *GO_PW],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "pw": secret, "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
+    lock = root / ".kpb" / "locks" / f"manifests-{envs[0]}.lock"
+    deadline = time.monotonic() + 60
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(1.0)  # the engine is tracing by now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-500:]
+    time.sleep(0.5)  # a straggling worker would print now
+    assert not leaks(out + err, [secret]), leaks(out + err, [secret])
