@@ -433,3 +433,33 @@ def test_ctrl_c_while_the_engine_traces_a_secret(tmp_path: Path, envs: list[str]
     assert proc.returncode == 130, err[-500:]
     time.sleep(0.5)  # a straggling worker would print now
     assert not leaks(out + err, [secret]), leaks(out + err, [secret])
+
+
+@pytest.mark.parametrize("form", list(TAGS))
+def test_output_keys_made_of_secrets_are_not_listed(
+    form: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The file exists (that is the build's job), but --check and --json list it masked."""
+    root = projects.make_project(tmp_path / "repo")
+    inputs = make_inputs(form, tmp_path / "secrets-in")
+    for name, value in inputs.env.items():
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.DEBUG, logger="kpb")
+    projects.set_env(
+        root,
+        "dev",
+        program(inputs, "{ [S[1]]: { a: 1 }, [std.rstripChars(S[4], '\\n')]: { b: 2 } }"),
+    )
+    assert run(["-C", str(root), "build", "dev", "--check", *inputs.args]) == 1
+    assert run(["-C", str(root), "build", "dev", "--check", "--json", *inputs.args]) == 1
+    assert run(["-C", str(root), "diff", "dev", *inputs.args]) == 1
+    assert run(["-C", str(root), "build", "dev", "--json", *inputs.args]) == 0
+    out = capfd.readouterr()
+    printed = (out.out + out.err + "\n".join(r.getMessage() for r in caplog.records)).encode()
+    values = secret_values(form)
+    assert not leaks(printed, values), leaks(printed, values)
+    assert "***.yaml" in out.out
