@@ -19,15 +19,18 @@ C++ bindings release it), and YAML rendering is Python code.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import logging
 import multiprocessing
 import os
 import re
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +40,7 @@ from kubeprom_build.engine import SLOW_ENGINES, Engine, JsonnetError, get_engine
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
 from kubeprom_build.extvars import Variables, missing_variable
 from kubeprom_build.imports import Importer, ImportRefusedError
+from kubeprom_build.redaction import MIN_LENGTH, Redactor
 
 log = logging.getLogger("kpb")
 
@@ -163,14 +167,14 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
     source = environment_file(request.project, env).relative_to(request.project)
     importer = Importer(request.project, request.library, _allowed_roots(request))
     text = _evaluate(request, env, engine, source, importer)
-    files = outputs.output_files(env, json.loads(text), request.variables.redact)
+    files = outputs.output_files(env, json.loads(text), request.variables.redactor())
     settings = _settings(request, env, engine, salt)
     lookups = tuple(
         buildstate.Lookup(base, rel, lk.found, lk.missing)
         for (base, rel), lk in sorted(importer.lookups.items())
     )
-    inputs = {path: buildstate.digest(data) for path, data in importer.files.items()}
-    written = {rel: buildstate.digest(data) for rel, data in files.items()}
+    inputs = {path: buildstate.digest(data, salt) for path, data in importer.files.items()}
+    written = {rel: buildstate.digest(data, salt) for rel, data in files.items()}
     return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))
 
 
@@ -191,13 +195,74 @@ def render_interruptibly(request: BuildRequest, env: str, engine: Engine) -> Ren
             outcome.append(err)
 
     thread = threading.Thread(target=work, name=f"kpb-render-{env}", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.1)
+    with _engine_output_redacted(request.variables.redactor(), thread):
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.1)
     result = outcome[0]
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+@contextlib.contextmanager
+def _engine_output_redacted(secrets: Redactor, thread: threading.Thread) -> Iterator[None]:
+    """Pass what the engine prints itself (``std.trace``) through ``secrets``, as log warnings.
+
+    The engines write ``std.trace`` text straight to file descriptor 2, past Python, and it can
+    quote any value the program traces. While a build with variables evaluates, fd 2 goes to a
+    temporary file (Python's own ``sys.stderr``, when it is fd 2, to a copy of the real one).
+    If the wait is interrupted while the engine still runs, fd 2 stays captured: the process is
+    about to end, and the engine must not get the terminal back.
+    """
+    if not secrets.given:
+        yield
+        return
+    sys.stderr.flush()
+    python_stderr = sys.stderr
+    real = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        if _is_fd2(python_stderr):
+            sys.stderr = open(  # noqa: SIM115 - lives as long as fd 2 is captured
+                os.dup(real), "w", encoding="utf-8", errors="backslashreplace", buffering=1
+            )
+        try:
+            yield
+        finally:
+            if not thread.is_alive():
+                sys.stderr.flush()
+                os.dup2(real, 2)
+                if sys.stderr is not python_stderr:
+                    sys.stderr.close()
+                    sys.stderr = python_stderr
+            os.close(real)
+            capture.seek(0)
+            printed = capture.read().decode("utf-8", "replace")
+    if printed.strip():
+        _report_engine_output(printed, secrets)
+
+
+def _is_fd2(stream: object) -> bool:
+    try:
+        return stream is not None and stream.fileno() == 2  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):  # a capture (pytest) or a closed stream
+        return False
+
+
+def _report_engine_output(printed: str, secrets: Redactor) -> None:
+    lines = printed.strip().splitlines()
+    if secrets.short:
+        log.warning(
+            "the engine printed %d line(s) (std.trace), hidden because %s holds a string "
+            "shorter than %d characters",
+            len(lines),
+            ", ".join(secrets.short),
+            MIN_LENGTH,
+        )
+        return
+    for line in secrets.redact(printed.strip()).splitlines():
+        log.warning("%s", line)
 
 
 def _settings(request: BuildRequest, env: str, engine: Engine, salt: str) -> str:
@@ -233,7 +298,7 @@ def _evaluate(
     except JsonnetError as err:
         if importer.refused is not None:
             raise ImportRefusedError(f"environment {env!r}: {importer.refused}") from None
-        raise BuildError(engine_message(env, variables.redact(err.raw))) from None
+        raise BuildError(engine_message(env, err.raw, variables.redactor())) from None
     # importstr/importbin of a refused or missing file evaluate without an error
     if importer.refused is not None:
         raise ImportRefusedError(f"environment {env!r}: {importer.refused}")
@@ -253,8 +318,15 @@ _PREFIXES = (
 )
 
 
-def engine_message(env: str, raw: str) -> str:
-    """Cut an engine's error to "env: file:line: summary" plus a few trace lines."""
+def engine_message(env: str, raw: str, redactor: Redactor | None = None) -> str:
+    """Cut an engine's error to "env: file:line: summary" plus a few trace lines.
+
+    The engine's text can quote any value the program touched, so it is redacted as a whole
+    before it is cut (a cut could split a secret and leave a piece unmatched), and hidden entirely
+    when a secret is too short to be found reliably in free text.
+    """
+    secrets = redactor or Redactor()
+    raw = secrets.redact(raw)
     missing = missing_variable(raw)
     location = _LOCATION.search(raw)
     where = f"{location.group(0)}: " if location else ""
@@ -262,9 +334,15 @@ def engine_message(env: str, raw: str) -> str:
         kind, name = missing
         flag = "--ext-str" if kind == "ext" else "--tla-str"
         what = "external variable" if kind == "ext" else "top-level argument"
-        return (
+        return secrets.redact(
             f"environment {env!r}: {where}{what} {name!r} is not set; pass {flag} {name}=VALUE, "
             f"{flag} {name} (value from ${name}) or {flag}-file {name}=PATH"
+        )
+    if secrets.short:
+        return (
+            f"environment {env!r}: {where}the engine's message is hidden because "
+            f"{', '.join(secrets.short)} holds a string shorter than {MIN_LENGTH} characters, "
+            "which kpb cannot mask reliably"
         )
     lines = [ln.rstrip() for ln in raw.strip().splitlines() if ln.strip()]
     summary = lines[0] if lines else "jsonnet error"
@@ -275,7 +353,7 @@ def engine_message(env: str, raw: str) -> str:
     # A trace line that only repeats the location already in the summary says nothing.
     trace = [f"  {ln.strip()}" for ln in lines[1:] if ln.strip() != where.rstrip(": ")]
     trace = trace[:_TRACE_LINES]
-    return "\n".join([f"environment {env!r}: {where}{summary}", *trace])
+    return secrets.redact("\n".join([f"environment {env!r}: {where}{summary}", *trace]))
 
 
 def build_environment(request: BuildRequest, env: str) -> EnvResult:
@@ -453,4 +531,5 @@ def diff_environment(request: BuildRequest, env: str) -> str:
     engine = get_engine(request.engine)
     target = _output_dir(request, env, create=False)
     rendered = render_interruptibly(request, env, engine)
-    return manifests.unified_diff(target, rendered.files, f"{OUT_DIR}/{env}")
+    diff = manifests.unified_diff(target, rendered.files, f"{OUT_DIR}/{env}")
+    return request.variables.redactor().redact(diff)  # a Secret's lines hold its value

@@ -2,9 +2,9 @@
 
 After a successful build kpb records, under ``.kpb/build/<env>.json``: every import lookup the
 engine made (where it was found and which earlier candidates were absent, so a new file that
-would now shadow it is noticed), a hash of every file read, a salted digest of the settings
+would now shadow it is noticed), a salted hash of every file read, a salted digest of the settings
 (engine name and version, kpb version, library path, ext vars/TLAs: their values are hashed,
-never stored) and a hash of every output file. The next build is skipped only if all of that
+never stored) and a salted hash of every output file. The next build is skipped only if all of that
 still holds, including the output tree on disk.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kubeprom_build import fsutil
 
-FORMAT = 1
+FORMAT = 2  # 2: file hashes are salted too
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,10 @@ def new_salt() -> str:
     return os.urandom(16).hex()
 
 
-def digest(data: bytes) -> str:
-    """The content hash used for inputs and outputs."""
-    return hashlib.sha256(data).hexdigest()
+def digest(data: bytes, salt: str) -> str:
+    """The content hash of an input or output, salted: an output can hold an inline secret, and
+    a plain hash would let anyone who reads ``.kpb/`` test a guessed value offline."""
+    return hashlib.sha256(bytes.fromhex(salt) + data).hexdigest()
 
 
 def stamp_path(state_dir: Path, env: str) -> Path:
@@ -111,7 +112,8 @@ def is_fresh(stamp: Stamp, settings: str, root: Path, output: Mapping[str, bytes
     """True when the settings, every input file and the output tree are as recorded."""
     if stamp.settings != settings:
         return False
-    if {k: (digest(v) if v is not None else "") for k, v in output.items()} != stamp.outputs:
+    hashes = {k: (digest(v, stamp.salt) if v is not None else "") for k, v in output.items()}
+    if hashes != stamp.outputs:
         return False
     for lookup in stamp.lookups:
         if any(os.path.isfile(os.path.join(root, m)) for m in lookup.missing):
@@ -121,6 +123,6 @@ def is_fresh(stamp: Stamp, settings: str, root: Path, output: Mapping[str, bytes
             data = Path(os.path.join(root, path)).read_bytes()
         except OSError:
             return False
-        if digest(data) != expected:
+        if digest(data, stamp.salt) != expected:
             return False
     return True

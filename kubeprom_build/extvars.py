@@ -1,7 +1,8 @@
 """External variables and top-level arguments from the command line, files and the environment.
 
 Values may be secrets (passwords, webhook URLs), so they live only in :class:`Variables` whose
-repr hides them; kpb never prints, logs or stores a value, only names and a salted digest. The
+repr hides them; kpb never prints, logs or stores a value, only names and a salted digest, and
+every message that could quote one goes through :meth:`Variables.redactor`. The
 flag forms follow the jsonnet CLI: ``--ext-str k=v``, ``--ext-str k`` (value from ``$k``),
 ``--ext-str-file k=path``, and the same for ``--ext-code`` and ``--tla-*``.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubeprom_build.errors import ConfigError
+from kubeprom_build.redaction import Redactor, Secret, secrets_of
 
 #: Flag name → (kind, is_code, from_file).
 FLAGS: dict[str, tuple[str, bool, bool]] = {
@@ -28,8 +30,6 @@ FLAGS: dict[str, tuple[str, bool, bool]] = {
     "--tla-code": ("tla", True, False),
     "--tla-code-file": ("tla", True, True),
 }
-#: Values shorter than this are not redacted from messages (would shred ordinary words).
-_REDACT_MIN = 4
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,18 @@ class Variables:
                     h.update(len(data).to_bytes(8, "big") + data)
         return h.hexdigest()
 
+    def redactor(self) -> Redactor:
+        """What masks every form of every value in messages (see :mod:`redaction`)."""
+        found: list[Secret] = []
+        for kind, table in self._tables():
+            flag = "--" + kind.replace("_", "-")
+            for name, value in table.items():
+                found.extend(secrets_of(f"{flag} {name}", value, code=kind.endswith("code")))
+        return Redactor(found, given=any(table for _, table in self._tables()))
+
     def redact(self, text: str) -> str:
-        """Replace every value of :data:`_REDACT_MIN` characters or more by ``***``."""
-        values = sorted(
-            {v for _, t in self._tables() for v in t.values() if len(v) >= _REDACT_MIN},
-            key=len,
-            reverse=True,
-        )
-        for value in values:
-            text = text.replace(value, "***")
-        return text
+        """``text`` with every form of every value masked (builds the patterns each call)."""
+        return self.redactor().redact(text)
 
     def _tables(self) -> list[tuple[str, Mapping[str, str]]]:
         return [

@@ -3,50 +3,65 @@
 An environment must evaluate to an object mapping file names to objects. Keys become paths under
 ``manifests/<env>/``, so each is checked to be a safe relative path, and no two may collide on a
 case-insensitive disk or as file and directory. A broken value is reported by key and JSON path
-with a short, redacted sample, because the full output of kube-prometheus is megabytes.
+with a short sample, because the full output of kube-prometheus is megabytes. When any external
+variable or TLA was given, the sample shows only the structure: every string value is masked
+(filtering cannot catch every way jsonnet code transforms a secret), and the whole message goes
+through the :class:`~kubeprom_build.redaction.Redactor` for keys and paths.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from kubeprom_build import yamlemit
 from kubeprom_build.errors import BuildError
+from kubeprom_build.redaction import MASK, Redactor
 
 _SAMPLE_LINES = 10
 #: JSON leaves these unescaped, but terminals and editors break lines at them.
 _LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
-def output_files(env: str, data: object, redact: Callable[[str], str]) -> dict[str, bytes]:
-    """Check the multi-file contract and render each value to YAML bytes."""
+def output_files(env: str, data: object, redactor: Redactor | None = None) -> dict[str, bytes]:
+    """Check the multi-file contract and render each value to YAML bytes.
+
+    ``redactor`` knows the secrets of this build; without one, samples show values as they are.
+    """
+    secrets = redactor or Redactor()
+    try:
+        return _output_files(env, data, secrets)
+    except BuildError as err:  # keys, paths and reasons may quote a secret too
+        raise BuildError(secrets.redact(str(err))) from None
+
+
+def _output_files(env: str, data: object, secrets: Redactor) -> dict[str, bytes]:
     if not isinstance(data, dict):
         raise BuildError(
             f"environment {env!r}: the output must be an object mapping file names to "
-            f"manifests, got {_kind(data)}\n{_sample(data, redact)}"
+            f"manifests, got {_kind(data)}\n{_sample(data, secrets)}"
         )
     files: dict[str, bytes] = {}
     for key, value in data.items():
         rel = output_path(env, key) + ".yaml"  # the key is checked before its value
-        files[rel] = _render(env, key, value, redact)
+        files[rel] = _render(env, key, value, secrets)
     check_collisions(env, files)
     return files
 
 
-def _render(env: str, key: str, value: object, redact: Callable[[str], str]) -> bytes:
+def _render(env: str, key: str, value: object, secrets: Redactor) -> bytes:
     """One value as YAML; it must be an object (a Kubernetes object or a List)."""
     if not isinstance(value, dict):
         raise BuildError(
             f"environment {env!r}: key {key!r} must be an object (a Kubernetes object or a "
-            f"List), got {_kind(value)}\n{_sample(value, redact)}"
+            f"List), got {_kind(value)}\n{_sample(value, secrets)}"
         )
     try:
         return yamlemit.dumps(value).encode("utf-8")
     except yamlemit.UnrepresentableError as err:
         raise BuildError(
             f"environment {env!r}: key {key!r} at {yamlemit.json_path(err.path)}: {err}\n"
-            f"{_sample(_context(value, err.path), redact)}"
+            f"{_sample(_context(value, err.path), secrets)}"
         ) from None
 
 
@@ -121,10 +136,26 @@ def _context(value: object, path: Sequence[str | int]) -> object:
     return _at(value, path[:-1])
 
 
-def _sample(value: object, redact: Callable[[str], str]) -> str:
-    """At most ten lines of ``value`` as JSON, secrets redacted, to show where the problem is."""
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+def _sample(value: object, secrets: Redactor) -> str:
+    """At most ten lines of ``value`` as JSON, to show where the problem is.
+
+    With variables given, every string is shown as ``***``: keys, numbers, booleans, nulls and
+    array lengths stay, so the shape is still recognisable.
+    """
+    shown = _structure(value) if secrets.given else value
+    text = json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True)
     lines = text.translate(_LINE_BREAKS).split("\n")
     if len(lines) > _SAMPLE_LINES:
         lines = [*lines[: _SAMPLE_LINES - 1], "  ..."]
-    return redact("\n".join(f"  | {ln}" for ln in lines))
+    return secrets.redact("\n".join(f"  | {ln}" for ln in lines))
+
+
+def _structure(value: object) -> object:
+    """``value`` with every string value replaced by :data:`MASK` (keys are kept)."""
+    if isinstance(value, str):
+        return MASK
+    if isinstance(value, dict):
+        return {k: _structure(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_structure(v) for v in value]
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from kubeprom_build import buildstate
@@ -12,14 +13,15 @@ OUTPUT = {"a.yaml": b"a: 1\n"}
 def _stamp(root: Path, settings: str = "s") -> buildstate.Stamp:
     (root / "lib").mkdir(parents=True, exist_ok=True)
     (root / "lib" / "x.libsonnet").write_text("1")
+    salt = buildstate.new_salt()
     return buildstate.Stamp(
-        salt=buildstate.new_salt(),
+        salt=salt,
         settings=settings,
         lookups=(
             buildstate.Lookup("env/", "x.libsonnet", "lib/x.libsonnet", ("env/x.libsonnet",)),
         ),
-        inputs={"lib/x.libsonnet": buildstate.digest(b"1")},
-        outputs={k: buildstate.digest(v) for k, v in OUTPUT.items()},
+        inputs={"lib/x.libsonnet": buildstate.digest(b"1", salt)},
+        outputs={k: buildstate.digest(v, salt) for k, v in OUTPUT.items()},
     )
 
 
@@ -72,3 +74,13 @@ def test_settings_digest_is_salted_and_order_sensitive() -> None:
     assert buildstate.settings_digest(salt, ["a"]) != buildstate.settings_digest(
         buildstate.new_salt(), ["a"]
     )
+
+
+def test_file_hashes_are_salted(tmp_path: Path) -> None:
+    """An output can hold an inline secret: its plain hash would let a guess be checked offline."""
+    stamp = _stamp(tmp_path)
+    buildstate.save(tmp_path / ".kpb", "dev", stamp)
+    text = buildstate.stamp_path(tmp_path / ".kpb", "dev").read_text()
+    for data in (*OUTPUT.values(), b"1"):
+        assert hashlib.sha256(data).hexdigest() not in text
+    assert buildstate.digest(b"1", stamp.salt) != buildstate.digest(b"1", buildstate.new_salt())

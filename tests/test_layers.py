@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "fsutil": 0,
     "safefs": 0,
+    "redaction": 0,
     "jsonnetfile": 1,
     "uri": 1,
     "checksum": 1,

@@ -169,7 +169,7 @@ def build_command(
     if as_json:
         stdout.print_json(json.dumps(_json_report(request, report)))
     else:
-        _print_summary(report, check)
+        _print_summary(report, check, request.variables.redactor().redact)
     _finish(report, check)
 
 
@@ -195,7 +195,8 @@ def _progress(envs: list[str], quiet: bool) -> Iterator[builder.Progress]:
         yield update
 
 
-def _print_summary(report: builder.BuildReport, check: bool) -> None:
+def _print_summary(report: builder.BuildReport, check: bool, redact: Callable[[str], str]) -> None:
+    """The table, and with ``check`` the stale paths (an output key can be made of a secret)."""
     if all(r.error is not None for r in report.results):
         return  # the errors say it all
     # Off a terminal rich assumes 80 columns; minimum widths keep headers and times whole in logs.
@@ -219,9 +220,9 @@ def _print_summary(report: builder.BuildReport, check: bool) -> None:
             if r.diff and not r.diff.clean:
                 for label, paths in (("+", r.diff.added), ("~", r.diff.changed)):
                     for path in paths:
-                        stdout.print(f"  {label} {builder.OUT_DIR}/{r.env}/{path}")
+                        stdout.print(f"  {label} {builder.OUT_DIR}/{r.env}/{redact(path)}")
                 for path in r.diff.removed:
-                    stdout.print(f"  - {builder.OUT_DIR}/{r.env}/{path}")
+                    stdout.print(f"  - {builder.OUT_DIR}/{r.env}/{redact(path)}")
 
 
 def _status(result: builder.EnvResult, check: bool) -> str:
@@ -235,6 +236,8 @@ def _status(result: builder.EnvResult, check: bool) -> str:
 
 
 def _json_report(request: builder.BuildRequest, report: builder.BuildReport) -> dict[str, Any]:
+    """Names of variables, never values; paths redacted (an output key can hold a secret)."""
+    redact = request.variables.redactor().redact
     return {
         "ok": report.ok,
         "check": request.check,
@@ -248,9 +251,9 @@ def _json_report(request: builder.BuildRequest, report: builder.BuildReport) -> 
                 "skipped": r.skipped,
                 "error": r.error,
                 "up_to_date": bool(r.diff and r.diff.clean) if r.error is None else None,
-                "added": list(r.diff.added) if r.diff else [],
-                "changed": list(r.diff.changed) if r.diff else [],
-                "removed": list(r.diff.removed) if r.diff else [],
+                "added": [redact(p) for p in r.diff.added] if r.diff else [],
+                "changed": [redact(p) for p in r.diff.changed] if r.diff else [],
+                "removed": [redact(p) for p in r.diff.removed] if r.diff else [],
                 "unchanged": r.diff.unchanged if r.diff else 0,
             }
             for r in report.results
