@@ -173,7 +173,8 @@ class Stager:
         if not path.is_file():
             return None
         shown = self.layout.vendor_dir / dep.name / jsonnetfile.FILE
-        manifest = jsonnetfile.parse(path.read_bytes(), str(shown))
+        trust = jsonnetfile.Trust.below(dep)
+        manifest = jsonnetfile.parse(path.read_bytes(), str(shown), trust=trust)
         return rebase_locals(self.layout, dep, manifest)
 
     def upstream_lock(self, dep: Dependency) -> JsonnetFile | None:
@@ -183,11 +184,15 @@ class Stager:
         for directory in (staged, self.layout.package(dep)):
             path = directory / LOCK_NAME if directory else None
             if path is not None and path.is_file():
-                return jsonnetfile.parse(path.read_bytes(), f"{dep.name}/{LOCK_NAME}")
+                shown = f"{dep.name}/{LOCK_NAME}"
+                return jsonnetfile.parse(
+                    path.read_bytes(), shown, trust=jsonnetfile.Trust.DEPENDENCY
+                )
         data = self.cache.read_file(dep.source.remote, dep.version, LOCK_NAME)
         if data is None:
             return None
-        return jsonnetfile.parse(data, f"{dep.source.remote}@{dep.version}:{LOCK_NAME}")
+        shown = f"{dep.source.remote}@{dep.version}:{LOCK_NAME}"
+        return jsonnetfile.parse(data, shown, trust=jsonnetfile.Trust.DEPENDENCY)
 
     # ------------------------------------------------------------------ the end of a run
 

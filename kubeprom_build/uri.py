@@ -123,6 +123,23 @@ def check_remote(remote: str) -> None:
         raise ConfigError(f"remote {remote!r} contains control characters")
 
 
+def network_remote(remote: str) -> str:
+    """:func:`canonical_remote` for a file a dependency wrote: jb's network forms only.
+
+    A local path, a ``file://`` URL or any other scheme jb cannot parse is refused: a third
+    party must not make kpb read a repository from this machine. The result is always the
+    canonical ``https://HOST/USER/REPO.git`` or ``ssh://git@HOST/USER/REPO.git``; a user's
+    ``url.<base>.insteadOf`` still redirects it inside git, so mirrors keep working.
+    """
+    check_remote(remote)
+    if is_verbatim_remote(remote):
+        raise ConfigError(
+            f"remote {remote!r} is not a network remote (https://, ssh:// or git@HOST:); "
+            "only the project's own jsonnetfile may name a local path or file:// URL"
+        )
+    return canonical_remote(remote)
+
+
 @functools.lru_cache(maxsize=4096)
 def split_remote(remote: str) -> RemoteParts | None:
     """jb's reading of ``remote``; None for verbatim remotes and for ones jb cannot parse."""
@@ -288,7 +305,7 @@ def _parse_local_uri(uri: str, project_dir: Path) -> Dependency:
     return Dependency(local)
 
 
-_VERBATIM_URI = re.compile(r"^(?P<remote>.+?\.git)(?:/(?P<subdir>[^@]*))?(?:@(?P<version>.*))?$")
+_VERBATIM_URI = re.compile(r"(?P<remote>.+?\.git)(?:/(?P<subdir>[^@]*))?(?:@(?P<version>.*))?")
 
 
 def _parse_verbatim_uri(uri: str) -> Dependency:
@@ -298,7 +315,7 @@ def _parse_verbatim_uri(uri: str) -> Dependency:
     """
     from kubeprom_build.jsonnetfile import Dependency, GitSource
 
-    found = _VERBATIM_URI.match(uri)
+    found = _VERBATIM_URI.fullmatch(uri)
     if found is None:
         raise ConfigError("a URL with this scheme must end in '.git' (plus /SUBDIR or @VERSION)")
     remote = found["remote"]
