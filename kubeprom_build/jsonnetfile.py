@@ -181,10 +181,11 @@ class Trust(enum.Enum):
     ``TOP``: the project's own jsonnetfile.json and lock: any remote, local directories,
     multi-component legacy names. ``LOCAL``: the jsonnetfile of one of the project's own local
     packages: network remotes and local directories (confined by the stager), one-component
-    names. ``DEPENDENCY``: anything that came from a git package (its jsonnetfile.json, its
-    lock): network remotes only (jb's https/ssh/git forms, written canonically), no local
-    directory, one-component names. A third party therefore cannot make kpb read a local
-    repository or path, nor place a legacy link anywhere but directly under ``vendor/``.
+    names. ``DEPENDENCY``: the jsonnetfile.json of a git package: network remotes only (jb's
+    https/ssh/git forms, written canonically), no local directory, one-component names. A
+    third party therefore cannot make kpb read a local repository or path, nor place a legacy
+    link anywhere but directly under ``vendor/``. A git package's lock is read by
+    :func:`parse_pins`, which keeps only what such a package could name.
     """
 
     TOP = "top"
@@ -272,6 +273,23 @@ def parse(data: bytes, origin: str, *, trust: Trust) -> JsonnetFile:
         return JsonnetFile(tuple(_dedupe(parsed, lambda d: d.name, origin)), True)
     legacy = fields.get("legacyImports", bool, True)
     return JsonnetFile(tuple(_dedupe(parsed, lambda d: d.name, origin)), legacy)
+
+
+def parse_pins(data: bytes, origin: str) -> JsonnetFile:
+    """A git package's own lock, read only for ``--upstream-pins``.
+
+    Its entries are only ever version pins for dependencies with the very same source, and
+    those come from files read at :attr:`Trust.DEPENDENCY`, so entries a dependency could not
+    name (local directories, which kube-prometheus's own lock has, ``file://`` or path
+    remotes) could never match: they are dropped rather than refused, and never reach git.
+    """
+    lock = parse(data, origin, trust=Trust.TOP)
+    usable = tuple(
+        dep
+        for dep in lock.dependencies
+        if isinstance(dep.source, GitSource) and not uri.is_verbatim_remote(dep.source.remote)
+    )
+    return replace(lock, dependencies=usable)
 
 
 def _one_line(text: str) -> str:

@@ -184,15 +184,11 @@ class Stager:
         for directory in (staged, self.layout.package(dep)):
             path = directory / LOCK_NAME if directory else None
             if path is not None and path.is_file():
-                shown = f"{dep.name}/{LOCK_NAME}"
-                return jsonnetfile.parse(
-                    path.read_bytes(), shown, trust=jsonnetfile.Trust.DEPENDENCY
-                )
+                return jsonnetfile.parse_pins(path.read_bytes(), f"{dep.name}/{LOCK_NAME}")
         data = self.cache.read_file(dep.source.remote, dep.version, LOCK_NAME)
         if data is None:
             return None
-        shown = f"{dep.source.remote}@{dep.version}:{LOCK_NAME}"
-        return jsonnetfile.parse(data, shown, trust=jsonnetfile.Trust.DEPENDENCY)
+        return jsonnetfile.parse_pins(data, f"{dep.source.remote}@{dep.version}:{LOCK_NAME}")
 
     # ------------------------------------------------------------------ the end of a run
 

@@ -275,3 +275,26 @@ def test_local_package_may_nest_local_packages_but_not_file_remotes(
     err = capsys.readouterr().err
     assert "vendor/a/jsonnetfile.json: dependencies[0].source.git.remote" in err
     assert snapshot(tmp_path) == before
+
+
+def test_upstream_lock_pins_only_what_a_dependency_could_name(
+    world: World, project: Path, secret: Path
+) -> None:
+    """kube-prometheus's own lock has a local entry; entries like it are dropped, not used."""
+    lib = world.remote("org/lib", {"l.libsonnet": "old"})
+    tested = lib.head()
+    lib.commit({"l.libsonnet": "new"})
+    kp = world.remote("org/kp", {"jsonnet/kp/main.libsonnet": "{}"})
+    kp.jsonnetfile("jsonnet/kp", [git_dep(World.url("org/lib"))])
+    pins = [
+        git_dep(World.url("org/lib"), "", tested),
+        local_dep("jsonnet/kp"),
+        git_dep(f"file://{secret}", "", "master"),
+    ]
+    kp.commit({"jsonnetfile.lock.json": json.dumps({"version": 1, "dependencies": pins})})
+    _add(project, git_dep(World.url("org/kp"), "jsonnet/kp"))
+    assert run(["-C", str(project), "vendor", "--upstream-pins"]) == 0
+    lock = json.loads((project / "jsonnetfile.lock.json").read_text())
+    by_remote = {d["source"]["git"]["remote"]: d["version"] for d in lock["dependencies"]}
+    assert by_remote[World.url("org/lib")] == tested
+    assert f"file://{secret}" not in by_remote
