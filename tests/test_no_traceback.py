@@ -310,3 +310,11 @@ def test_bad_value_input(case: str, engine: str, buildable: Path, tmp_path: Path
     proc = kpb(buildable, "build", "dev", "--engine", engine, flag, argument)
     assert_one_line_failure(proc, f"{flag} x", expected)
     assert snapshot(tmp_path) == before
+
+
+def test_project_directory_with_a_trailing_newline(tmp_path: Path, home: Path) -> None:
+    """The name is shown quoted, so even the message of a missing directory stays one line."""
+    before = snapshot(tmp_path)
+    proc = kpb(tmp_path / "nowhere\n", "vendor")
+    assert_one_line_failure(proc, "project directory", "nowhere\\n' does not exist")
+    assert snapshot(tmp_path) == before

@@ -99,7 +99,7 @@ def main_options(
     """Resolve the global options for the subcommands."""
     root = project.resolve()
     if not root.is_dir():
-        raise KpbError(f"project directory {project} does not exist")
+        raise KpbError(f"project directory {str(project)!r} does not exist")
     vendor = Path(vendor_dir)
     if vendor.is_absolute() or ".." in vendor.parts:
         raise KpbError(f"--vendor-dir {vendor_dir!r} must be a relative path inside the project")
