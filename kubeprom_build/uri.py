@@ -46,6 +46,8 @@ _TRANSPORT_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*::")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Schemes whose remotes jb parses and rewrites canonically; anything else is kept verbatim.
 _JB_SCHEMES = frozenset({"https", "http", "ssh", "git", "git+ssh", "ssh+git"})
+# jb's ssh patterns take any text as the host; from a dependency only a plain name will do.
+_NETWORK_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]{1,5})?")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 DEFAULT_VERSION = "master"
 FALLBACK_HOST = "local"
@@ -137,7 +139,11 @@ def network_remote(remote: str) -> str:
             f"remote {remote!r} is not a network remote (https://, ssh:// or git@HOST:); "
             "only the project's own jsonnetfile may name a local path or file:// URL"
         )
-    return canonical_remote(remote)
+    canonical = canonical_remote(remote)
+    host = remote_name_parts(remote).host
+    if not _NETWORK_HOST.fullmatch(host):
+        raise ConfigError(f"remote {remote!r}: {host!r} is not a host name (HOST or HOST:PORT)")
+    return canonical
 
 
 @functools.lru_cache(maxsize=4096)

@@ -110,6 +110,8 @@ HOSTILE_REMOTES: dict[str, Hostile] = {
     "fd transport": lambda s: git_dep("fd::17"),
     "option-like": lambda s: git_dep("--upload-pack=touch /tmp/kpb-pwned"),
     "other scheme": lambda s: git_dep(f"ftp://example.com{s}"),
+    "ssh host with an option": lambda s: git_dep("ssh://git@x -oProxyCommand=sh/u/r.git"),
+    "scp-like host with a path": lambda s: git_dep(f"git@localhost{s}:u/r.git"),
 }
 
 
