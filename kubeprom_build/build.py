@@ -52,7 +52,7 @@ OUT_DIR = "manifests"
 LIB_DIR = "jsonnet"
 _TRACE_LINES = 8
 _LARGE_VENDOR_FILES = 300
-_ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_ENV_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # fullmatch: "$" allows a final "\n"
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def environments(project: Path) -> list[str]:
 
 def environment_file(project: Path, env: str) -> Path:
     """Step 1: the jsonnet file of ``env``; a missing one names those that exist."""
-    if not _ENV_NAME.match(env):
+    if not _ENV_NAME.fullmatch(env):
         raise ConfigError(f"environment name {env!r} is not a plain name (like dev or prd)")
     path = _source_dir(project, ENV_DIR) / f"{env}.jsonnet"
     if not path.is_file():

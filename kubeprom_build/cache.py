@@ -25,7 +25,7 @@ log = logging.getLogger("kpb")
 
 SHA_REF = "refs/kpb/sha/"
 LOCK_WAIT_SECONDS = 600.0
-ABBREVIATED = re.compile(r"^[0-9a-f]{7,39}$")
+ABBREVIATED = re.compile(r"\A[0-9a-f]{7,39}\Z")  # \Z, not $: no trailing newline
 ALL_REFS = ["+refs/heads/*:refs/kpb/heads/*", "+refs/tags/*:refs/kpb/tags/*"]
 
 

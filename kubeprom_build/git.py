@@ -4,15 +4,19 @@ Every value that reaches git here may come from a hostile jsonnetfile (a transit
 so remotes and refs are validated before use, refs travel only after ``--`` or inside explicit
 refspecs, dangerous transports are disabled, hooks and templates are switched off and git can
 never prompt. The user's own global config (credentials, ``url.<base>.insteadOf``, proxies)
-still applies, which is how mirrors and private remotes keep working.
+still applies, which is how mirrors and private remotes keep working. Before the first git
+command of a process, the git on PATH must prove it has the 2025 security fixes
+(:func:`require_fixed_git`).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 from collections.abc import Sequence
@@ -24,24 +28,147 @@ from kubeprom_build.errors import ConfigError, GitError
 
 log = logging.getLogger("kpb")
 
-SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+SHA_RE = re.compile(r"\A[0-9a-f]{40}([0-9a-f]{24})?\Z")  # \Z: "$" matches before a final newline
 _SAFE_ENV = re.compile(
     r"^GIT_(SSH|SSH_COMMAND|SSH_VARIANT|SSL_CAINFO|SSL_CAPATH|SSL_NO_VERIFY|ASKPASS"
     r"|HTTP_PROXY_AUTHMETHOD|PROXY_COMMAND|CONFIG_GLOBAL|CONFIG_NOSYSTEM|CONFIG_SYSTEM"
     r"|CONFIG_COUNT|CONFIG_KEY_\d+|CONFIG_VALUE_\d+|TRACE\w*|CURL_VERBOSE|EXEC_PATH"
-    r"|(AUTHOR|COMMITTER)_(NAME|EMAIL|DATE))$"
+    r"|(AUTHOR|COMMITTER)_(NAME|EMAIL|DATE))\Z"
 )
 _ALLOWED_PROTOCOLS = ("file", "https", "ssh", "git")
 _EMPTY_TEMPLATE = Path(os.devnull)
+# Never fetch from a server-advertised bundle URI, never touch submodules, never start an
+# fsmonitor daemon: kpb needs none of them, and each is a way for a remote to reach further.
+_HARDENING = (
+    "transfer.bundleURI=false",
+    "submodule.recurse=false",
+    "fetch.recurseSubmodules=false",
+    "core.fsmonitor=false",
+)
+
+#: The first release of each series with both 2025 fix sets: CVE-2024-50349/CVE-2024-52006
+#: (January 2025) and CVE-2025-48384/48385/48386 (July 2025). 2.40-2.42 never got the July
+#: fixes upstream; 2.51.0 and later have both.
+FIXED_RELEASES = {
+    (2, 43): 7,
+    (2, 44): 4,
+    (2, 45): 4,
+    (2, 46): 4,
+    (2, 47): 3,
+    (2, 48): 2,
+    (2, 49): 1,
+    (2, 50): 1,
+}
+FIRST_FIXED_SERIES = (2, 51, 0)
+#: Distribution builds of an older upstream version that carry both fix sets as backports:
+#: upstream version -> the first Debian package version with them (Debian 12's changelog:
+#: deb12u2 fixed CVE-2024-50349/52006, deb12u3 CVE-2025-48384/48385; 48386 is Windows-only).
+DEBIAN_BACKPORTS = {"2.39.5": "1:2.39.5-0+deb12u3"}
+ALLOW_VERSION_ENV = "KPB_ALLOW_GIT_VERSION"
+_PACKAGED_GIT = "/usr/bin/git"
+_VERSION_RE = re.compile(r"git version (\d+)\.(\d+)\.(\d+)\S*")
+
+
+def require_fixed_git() -> None:
+    """Refuse to run a git without the 2025 security fixes (checked once per git and setting).
+
+    Accepted: an upstream release at or above the fixed release of its series; a Debian
+    package whose own metadata proves the backport (:func:`_debian_backport`); or exactly the
+    version named by ``$KPB_ALLOW_GIT_VERSION``, the documented way to vouch for another
+    patched build. Called lazily from :func:`base_config`, so runs that need no git (a no-op
+    ``kpb vendor``) never pay for it.
+    """
+    _check_git(shutil.which("git"), os.environ.get(ALLOW_VERSION_ENV, ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _check_git(executable: str | None, allowed: str) -> None:
+    """Raises GitError when refused; only successes are cached (lru_cache skips exceptions)."""
+    if executable is None:
+        raise GitError("git is not installed: no 'git' on PATH (kpb needs git 2.43.7 or newer)")
+    try:
+        proc = subprocess.run(
+            [executable, "--version"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            env={**os.environ, "LC_ALL": "C"},
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise GitError(f"cannot run {executable} --version: {err}") from None
+    text = proc.stdout.decode("utf-8", "replace").strip()
+    found = _VERSION_RE.fullmatch(text.split(" (")[0])
+    if proc.returncode != 0 or found is None:
+        raise GitError(f"{executable} --version printed {text[:80]!r}, not 'git version X.Y.Z'")
+    version = (int(found[1]), int(found[2]), int(found[3]))
+    shown = found[0].split()[2]  # as git prints it: 2.39.5, 1.8.3.1, 2.50.1.windows.1
+    if _upstream_fixed(version) or (allowed and allowed == shown):
+        return
+    if _debian_backport(executable, shown):
+        return
+    raise GitError(
+        f"git {shown} ({executable}) lacks the 2025 security fixes (CVE-2024-50349, "
+        "CVE-2024-52006, CVE-2025-48384, CVE-2025-48385); kpb needs git 2.43.7 or newer "
+        "(in later series at least 2.44.4, 2.45.4, 2.46.4, 2.47.3, 2.48.2, 2.49.1, 2.50.1); "
+        f"if your distribution backported the fixes, set {ALLOW_VERSION_ENV}={shown}"
+    )
+
+
+def _upstream_fixed(version: tuple[int, int, int]) -> bool:
+    if version >= FIRST_FIXED_SERIES:
+        return True
+    first = FIXED_RELEASES.get(version[:2])
+    return first is not None and version[2] >= first
+
+
+def _debian_backport(executable: str, version: str) -> bool:
+    """True when dpkg's own records prove this git is a patched Debian build.
+
+    All of: the executable is the packaged ``/usr/bin/git`` with the md5 dpkg recorded for
+    it, the installed ``git`` package is of this upstream version, and ``dpkg
+    --compare-versions`` puts it at or above the first revision with the backports.
+    """
+    wanted = DEBIAN_BACKPORTS.get(version)
+    if wanted is None or os.path.realpath(executable) != _PACKAGED_GIT:
+        return False
+    try:
+        installed = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", "git"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            timeout=30,
+        ).stdout.decode()
+        if installed.split(":", 1)[-1].rsplit("-", 1)[0] != version:
+            return False
+        newer = subprocess.run(
+            ["dpkg", "--compare-versions", installed, "ge", wanted],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            timeout=30,
+        )
+        sums = Path("/var/lib/dpkg/info/git.md5sums").read_text()
+        with open(_PACKAGED_GIT, "rb") as handle:
+            actual = hashlib.md5(handle.read(), usedforsecurity=False).hexdigest()
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return newer.returncode == 0 and f"{actual}  usr/bin/git" in sums.splitlines()
 
 
 def base_config(*, offline: bool = False) -> list[str]:
-    """``-c`` options for every git call: no ext::, no hooks, no auto-gc, no prompts.
+    """``-c`` options for every git call: no ext::, no hooks, no auto-gc, no prompts, no
+    bundle URIs, no submodules.
 
-    Offline, every transport is forbidden, so even a lazy partial-clone fetch cannot reach out.
+    Every git command line is built here, so this is also where the version gate
+    (:func:`require_fixed_git`) runs before the first one. Offline, every transport is
+    forbidden, so even a lazy partial-clone fetch cannot reach out.
     """
+    require_fixed_git()
     opts = ["protocol.allow=never", "core.hooksPath=/dev/null", "gc.auto=0"]
     opts += ["maintenance.auto=false", "advice.detachedHead=false", "protocol.ext.allow=never"]
+    opts += _HARDENING
     if not offline:
         opts += [f"protocol.{name}.allow=always" for name in _ALLOWED_PROTOCOLS]
     args: list[str] = []
@@ -70,7 +197,7 @@ def clean_env() -> dict[str, str]:
 def _user_ssh_command() -> bool:
     """True when the user's git config sets core.sshCommand (then it is left alone)."""
     proc = subprocess.run(
-        ["git", "config", "--get", "core.sshCommand"],
+        ["git", *base_config(offline=True), "config", "--get", "core.sshCommand"],
         capture_output=True,
         stdin=subprocess.DEVNULL,
         check=False,

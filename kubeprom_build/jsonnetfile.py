@@ -4,15 +4,19 @@ Teams switch from jb to kpb only if the files come out byte-identical, so :func:
 Go's ``json.MarshalIndent`` output (key order, escaping, sorting) and :func:`parse` converts v0
 exactly as jb does (jb-compat §1, §2, §6). Because these files can come from any vendored
 package, :func:`parse` also refuses every value that could make git run a program or make a
-path leave ``vendor/``, naming the file and the field.
+path leave ``vendor/``, naming the file and the field; how much a file may ask for depends on
+who wrote it (:class:`Trust`).
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
+import os
 import posixpath
 import re
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +31,9 @@ _T = TypeVar("_T")
 
 FILE = "jsonnetfile.json"
 LOCK_FILE = "jsonnetfile.lock.json"
-_SUM = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+_SUM = re.compile(r"[A-Za-z0-9+/]{43}=")  # fullmatch only: '$' also matches before a final newline
+#: A jsonnetfile or lock larger than this is refused unread (kube-prometheus's lock is 8 KiB).
+MAX_BYTES = 16 << 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Go's encoding/json escapes these even with ensure_ascii off, to keep JSON safe in HTML/JS.
 _GO_ESCAPES = {
@@ -169,11 +175,35 @@ class JsonnetFile:
 # --------------------------------------------------------------------------- reading
 
 
+class Trust(enum.Enum):
+    """Who wrote a jsonnetfile, which decides what it may ask for (docs/security.md, class 4).
+
+    ``TOP``: the project's own jsonnetfile.json and lock: any remote, local directories,
+    multi-component legacy names. ``LOCAL``: the jsonnetfile of one of the project's own local
+    packages: network remotes and local directories (confined by the stager), one-component
+    names. ``DEPENDENCY``: the jsonnetfile.json of a git package: network remotes only (jb's
+    https/ssh/git forms, written canonically), no local directory, one-component names. A
+    third party therefore cannot make kpb read a local repository or path, nor place a legacy
+    link anywhere but directly under ``vendor/``. A git package's lock is read by
+    :func:`parse_pins`, which keeps only what such a package could name.
+    """
+
+    TOP = "top"
+    LOCAL = "local"
+    DEPENDENCY = "dependency"
+
+    @staticmethod
+    def below(parent: Dependency) -> Trust:
+        """The trust of the jsonnetfile found inside the package ``parent``."""
+        return Trust.LOCAL if parent.is_local else Trust.DEPENDENCY
+
+
 class _Fields:
     """Typed access to one JSON object, with errors that carry the file and field path."""
 
-    def __init__(self, obj: object, where: str, origin: str) -> None:
+    def __init__(self, obj: object, where: str, origin: str, trust: Trust) -> None:
         self.origin = origin
+        self.trust = trust
         self.where = where
         if not isinstance(obj, dict):
             self.fail(f"expected an object, got {_json_type(obj)}")
@@ -195,7 +225,7 @@ class _Fields:
     def child(self, key: str) -> _Fields | None:
         value = self.obj.get(key)
         path = f"{self.where}.{key}" if self.where else key
-        return None if value is None else _Fields(value, path, self.origin)
+        return None if value is None else _Fields(value, path, self.origin, self.trust)
 
     def check(self, key: str, value: str, checker: Callable[[str], _T]) -> _T:
         """Run ``checker`` on the field's value, prefixing its error with file and field."""
@@ -214,21 +244,28 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse(data: bytes, origin: str) -> JsonnetFile:
-    """Read a v0 or v1 jsonnetfile/lock; v0 is converted to v1 as jb converts it (§1.1)."""
+def parse(data: bytes, origin: str, *, trust: Trust) -> JsonnetFile:
+    """Read a v0 or v1 jsonnetfile/lock; v0 is converted to v1 as jb converts it (§1.1).
+
+    ``trust`` says who wrote the file (:class:`Trust`); it has no default so that no caller
+    can forget that a file from a package is not the user's.
+    """
     if not data:
         return JsonnetFile()
     try:
         top = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"{origin}: not valid JSON: {exc}") from None
-    fields = _Fields(top, "", origin)
+        raise ConfigError(f"{origin}: not valid JSON: {_one_line(str(exc))}") from None
+    except RecursionError:
+        raise ConfigError(f"{origin}: not valid JSON: nested too deeply") from None
+    fields = _Fields(top, "", origin, trust)
     version = fields.get("version", int, 0)
     if version not in (0, 1):
-        fields.fail(f"{version} is unknown (jsonnetfile version unknown, update kpb)", "version")
+        shown = str(version) if abs(version) < 10**9 else "a huge number"
+        fields.fail(f"{shown} is unknown (jsonnetfile version unknown, update kpb)", "version")
     entries = fields.get("dependencies", list, [])
     parsed = [
-        _parse_dependency(_Fields(entry, f"dependencies[{i}]", origin), v0=version == 0)
+        _parse_dependency(_Fields(entry, f"dependencies[{i}]", origin, trust), v0=version == 0)
         for i, entry in enumerate(entries)
     ]
     if version == 0:
@@ -236,6 +273,27 @@ def parse(data: bytes, origin: str) -> JsonnetFile:
         return JsonnetFile(tuple(_dedupe(parsed, lambda d: d.name, origin)), True)
     legacy = fields.get("legacyImports", bool, True)
     return JsonnetFile(tuple(_dedupe(parsed, lambda d: d.name, origin)), legacy)
+
+
+def parse_pins(data: bytes, origin: str) -> JsonnetFile:
+    """A git package's own lock, read only for ``--upstream-pins``.
+
+    Its entries are only ever version pins for dependencies with the very same source, and
+    those come from files read at :attr:`Trust.DEPENDENCY`, so entries a dependency could not
+    name (local directories, which kube-prometheus's own lock has, ``file://`` or path
+    remotes) could never match: they are dropped rather than refused, and never reach git.
+    """
+    lock = parse(data, origin, trust=Trust.TOP)
+    usable = tuple(
+        dep
+        for dep in lock.dependencies
+        if isinstance(dep.source, GitSource) and not uri.is_verbatim_remote(dep.source.remote)
+    )
+    return replace(lock, dependencies=usable)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
 
 
 def _dedupe(
@@ -257,10 +315,16 @@ def _parse_dependency(fields: _Fields, *, v0: bool) -> Dependency:
     version = fields.get("version", str, "")
     fields.check("version", version, uri.check_version)
     dep_sum = fields.get("sum", str, "")
-    if dep_sum and not _SUM.match(dep_sum):
-        fields.fail(f"{dep_sum!r} is not a base64 SHA-256 sum (44 characters)", "sum")
+    if dep_sum and not _SUM.fullmatch(dep_sum):
+        fields.fail(f"{dep_sum[:60]!r} is not a base64 SHA-256 sum (44 characters)", "sum")
     name = fields.get("name", str, "")
     fields.check("name", name, uri.check_legacy_name)
+    if fields.trust is not Trust.TOP and "/" in name:
+        fields.fail(
+            f"{name!r} must be one path component: a package's legacy name may only make "
+            "a link directly under vendor/",
+            "name",
+        )
     single = False if v0 else fields.get("single", bool, False)
     return Dependency(_parse_source(source, v0=v0), version, dep_sum, single, name)
 
@@ -270,12 +334,18 @@ def _parse_source(fields: _Fields, *, v0: bool) -> Source:
     if git is not None and local is not None:
         fields.fail("has both git and local; a dependency has exactly one source")
     if git is not None:
-        remote = git.check("remote", git.get("remote", str, ""), uri.canonical_remote)
+        checker = uri.canonical_remote if fields.trust is Trust.TOP else uri.network_remote
+        remote = git.check("remote", git.get("remote", str, ""), checker)
         subdir = git.check("subdir", git.get("subdir", str, ""), uri.clean_subdir)
         source = GitSource(remote, subdir)
         git.check("subdir", source.name, _check_package_name)
         return source
     if local is not None:
+        if fields.trust is Trust.DEPENDENCY:
+            local.fail(
+                "a package fetched with git may not name a local directory "
+                "(only the project's own jsonnetfile and local packages may)"
+            )
         directory = local.get("directory", str, "")
         # jb re-parses a v0 directory as an install argument, which cleans it; v1 keeps it.
         local_source = LocalSource(posixpath.normpath(directory) if v0 and directory else directory)
@@ -291,16 +361,44 @@ def _check_package_name(name: str) -> None:
 
 
 def load(path: Path, *, missing_ok: bool) -> JsonnetFile:
-    """Parse the file at ``path``; a missing file is empty when ``missing_ok`` (the lock)."""
+    """Parse the project's own file at ``path``; a missing file is empty when ``missing_ok``."""
+    data = read_regular(path, missing_ok=missing_ok)
+    return JsonnetFile() if data is None else parse(data, str(path), trust=Trust.TOP)
+
+
+def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_BYTES`.
+
+    Opened without blocking and checked with ``fstat`` before reading, so a FIFO, a device or
+    a directory is refused at once instead of hanging or reading forever.
+    """
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         if missing_ok:
-            return JsonnetFile()
+            return None
         raise ConfigError(f"{path}: not found (run 'kpb init' to create it)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse(data, str(path))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > MAX_BYTES:
+                break
+        data = b"".join(chunks)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB")
+    return data
 
 
 # --------------------------------------------------------------------------- writing
@@ -355,7 +453,7 @@ def save_if_changed(path: Path, jf: JsonnetFile, *, lock: bool) -> bool:
     """
     target = normalized(jf, lock=lock)
     try:
-        if parse(path.read_bytes(), str(path)) == target:
+        if parse(path.read_bytes(), str(path), trust=Trust.TOP) == target:
             return False
     except (OSError, ConfigError):
         pass

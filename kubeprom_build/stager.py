@@ -238,7 +238,7 @@ class Stager:
         data = read_package_file(directory, jsonnetfile.FILE, shown)
         if data is None:
             return None
-        manifest = jsonnetfile.parse(data, shown)
+        manifest = jsonnetfile.parse(data, shown, trust=jsonnetfile.Trust.below(dep))
         return rebase_locals(self.layout, dep, manifest)
 
     def upstream_lock(self, dep: Dependency) -> JsonnetFile | None:
@@ -249,11 +249,11 @@ class Stager:
             shown = f"{dep.name}/{LOCK_NAME}"
             data = read_package_file(directory, LOCK_NAME, shown) if directory else None
             if data is not None:
-                return jsonnetfile.parse(data, shown)
+                return jsonnetfile.parse_pins(data, shown)
         data = self.cache.read_file(dep.source.remote, dep.version, LOCK_NAME)
         if data is None:
             return None
-        return jsonnetfile.parse(data, f"{dep.source.remote}@{dep.version}:{LOCK_NAME}")
+        return jsonnetfile.parse_pins(data, f"{dep.source.remote}@{dep.version}:{LOCK_NAME}")
 
     # ------------------------------------------------------------------ the end of a run
 

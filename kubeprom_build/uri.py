@@ -46,6 +46,8 @@ _TRANSPORT_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*::")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Schemes whose remotes jb parses and rewrites canonically; anything else is kept verbatim.
 _JB_SCHEMES = frozenset({"https", "http", "ssh", "git", "git+ssh", "ssh+git"})
+# jb's ssh patterns take any text as the host; from a dependency only a plain name will do.
+_NETWORK_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]{1,5})?")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 DEFAULT_VERSION = "master"
 FALLBACK_HOST = "local"
@@ -121,6 +123,27 @@ def check_remote(remote: str) -> None:
         raise ConfigError(f"remote {remote!r} uses a '<transport>::' helper, which kpb refuses")
     if _CONTROL.search(remote):
         raise ConfigError(f"remote {remote!r} contains control characters")
+
+
+def network_remote(remote: str) -> str:
+    """:func:`canonical_remote` for a file a dependency wrote: jb's network forms only.
+
+    A local path, a ``file://`` URL or any other scheme jb cannot parse is refused: a third
+    party must not make kpb read a repository from this machine. The result is always the
+    canonical ``https://HOST/USER/REPO.git`` or ``ssh://git@HOST/USER/REPO.git``; a user's
+    ``url.<base>.insteadOf`` still redirects it inside git, so mirrors keep working.
+    """
+    check_remote(remote)
+    if is_verbatim_remote(remote):
+        raise ConfigError(
+            f"remote {remote!r} is not a network remote (https://, ssh:// or git@HOST:); "
+            "only the project's own jsonnetfile may name a local path or file:// URL"
+        )
+    canonical = canonical_remote(remote)
+    host = remote_name_parts(remote).host
+    if not _NETWORK_HOST.fullmatch(host):
+        raise ConfigError(f"remote {remote!r}: {host!r} is not a host name (HOST or HOST:PORT)")
+    return canonical
 
 
 @functools.lru_cache(maxsize=4096)
@@ -288,7 +311,7 @@ def _parse_local_uri(uri: str, project_dir: Path) -> Dependency:
     return Dependency(local)
 
 
-_VERBATIM_URI = re.compile(r"^(?P<remote>.+?\.git)(?:/(?P<subdir>[^@]*))?(?:@(?P<version>.*))?$")
+_VERBATIM_URI = re.compile(r"(?P<remote>.+?\.git)(?:/(?P<subdir>[^@]*))?(?:@(?P<version>.*))?")
 
 
 def _parse_verbatim_uri(uri: str) -> Dependency:
@@ -298,7 +321,7 @@ def _parse_verbatim_uri(uri: str) -> Dependency:
     """
     from kubeprom_build.jsonnetfile import Dependency, GitSource
 
-    found = _VERBATIM_URI.match(uri)
+    found = _VERBATIM_URI.fullmatch(uri)
     if found is None:
         raise ConfigError("a URL with this scheme must end in '.git' (plus /SUBDIR or @VERSION)")
     remote = found["remote"]

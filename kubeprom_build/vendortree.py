@@ -7,10 +7,13 @@ directories, drop stray symlinks, (re)create legacy import links.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import logging
 import os
 import posixpath
+import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -107,7 +110,7 @@ def clean(
                 removed.append(prefix + entry)
                 on_removed(prefix + entry)
         dirnames[:] = [d for d in dirnames if _descend(base / d, prefix + d, names)]
-    _make_links(vendor_dir, links)
+    _make_links(vendor_dir, links, names)
     return tuple(removed)
 
 
@@ -151,16 +154,52 @@ def _legacy_links(lock: Sequence[Dependency]) -> dict[str, str]:
     return links
 
 
-def _make_links(vendor_dir: Path, links: dict[str, str]) -> None:
+def _make_links(vendor_dir: Path, links: dict[str, str], packages: set[str]) -> None:
+    """Create ``vendor/<legacy name>`` links; never inside a package, never through a link.
+
+    A dependency's own legacy name is one path component (:class:`jsonnetfile.Trust`); only
+    the project's jsonnetfile may use ``a/b``. Even then the link is not made (a warning
+    says why) when ``a`` is a package, or when any parent is a symlink or not a directory:
+    the parents are opened one by one with ``O_NOFOLLOW`` below vendor/, so a link can land
+    only in a real directory under vendor/. The packages are already published when links
+    are made, so refusing here warns instead of failing the run.
+    """
     for legacy, target in links.items():
-        link = fsutil.confined_join(vendor_dir, legacy, f"legacy name {legacy}")
-        if link.is_symlink():
+        holder = next((p for p in sorted(packages) if legacy.startswith(p + "/")), None)
+        if holder is not None:
+            log.warning("not linking vendor/%s: it would be inside package %s", legacy, holder)
             continue
-        if link.exists():
+        try:
+            made = _link_below(vendor_dir, legacy, target)
+        except OSError as err:
+            if err.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            log.warning("not linking vendor/%s: a parent is a symlink or not a directory", legacy)
+            continue
+        if not made:
             log.warning("cannot link vendor/%s -> %s: the path exists", legacy, target)
-            continue
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(target, link)
+
+
+def _link_below(vendor_dir: Path, legacy: str, target: str) -> bool:
+    """Make the link through directory fds opened with O_NOFOLLOW; False if the path exists."""
+    *parents, leaf = fsutil.check_relative(legacy, f"legacy name {legacy}").parts
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(vendor_dir, flags)
+    try:
+        for part in parents:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+            child = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        try:
+            found = os.lstat(leaf, dir_fd=fd)
+        except FileNotFoundError:
+            os.symlink(target, leaf, dir_fd=fd)
+            return True
+        return stat.S_ISLNK(found.st_mode)  # an existing link: pruning checked its target
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------- verify

@@ -350,7 +350,7 @@ KUBE_PROMETHEUS = "github.com/prometheus-operator/kube-prometheus/jsonnet/kube-p
 
 def test_jsonnetfile_depends_on_kube_prometheus_v0_18_0() -> None:
     raw = (ROOT / "jsonnetfile.json").read_bytes()
-    jf = jsonnetfile.parse(raw, "jsonnetfile.json")
+    jf = jsonnetfile.parse(raw, "jsonnetfile.json", trust=jsonnetfile.Trust.TOP)
     assert jsonnetfile.dumps(jf, lock=False) == raw, "not in jb's written form"
     assert jf.legacy_imports is True
     assert [(d.name, d.version) for d in jf.dependencies] == [(KUBE_PROMETHEUS, "v0.18.0")]
@@ -358,7 +358,7 @@ def test_jsonnetfile_depends_on_kube_prometheus_v0_18_0() -> None:
 
 def test_lock_is_jb_formatted_and_pins_the_tested_set() -> None:
     raw = (ROOT / "jsonnetfile.lock.json").read_bytes()
-    lock = jsonnetfile.parse(raw, "jsonnetfile.lock.json")
+    lock = jsonnetfile.parse(raw, "jsonnetfile.lock.json", trust=jsonnetfile.Trust.TOP)
     assert jsonnetfile.dumps(lock, lock=True) == raw, "not in jb's written form"
     assert list(lock.names()) == sorted(lock.names(), key=str.encode)
     assert len(lock.dependencies) == 22

@@ -155,7 +155,7 @@ CASES: dict[str, tuple[Setup, list[str], str]] = {
     "transitive local escaping": (
         lambda w, p: _nested_local_escape(w) or _add_dep(p, git_dep(World.url("org/outer"))),
         ["vendor"],
-        "local dependency '../../../../../../../etc' resolves outside",
+        "vendor/github.com/org/outer/jsonnetfile.json: dependencies[0].source.local",
     ),
 }
 # Cases that fetch a new, valid remote before failing: the cache may gain a complete entry for

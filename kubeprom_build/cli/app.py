@@ -6,6 +6,7 @@ or raises :class:`~kubeprom_build.errors.KpbError`.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -22,6 +23,9 @@ from kubeprom_build.errors import KpbError
 
 EXIT_INTERRUPTED = 130
 EXIT_BUG = 70
+# A full or read-only disk is the machine's state, not a bug: one line, exit 1 (vendoring and
+# building stage every write and publish by rename, so what was in place stays intact).
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 app = typer.Typer(
     name="kpb",
@@ -95,7 +99,7 @@ def main_options(
     """Resolve the global options for the subcommands."""
     root = project.resolve()
     if not root.is_dir():
-        raise KpbError(f"project directory {project} does not exist")
+        raise KpbError(f"project directory {str(project)!r} does not exist")
     vendor = Path(vendor_dir)
     if vendor.is_absolute() or ".." in vendor.parts:
         raise KpbError(f"--vendor-dir {vendor_dir!r} must be a relative path inside the project")
@@ -130,7 +134,11 @@ def run(argv: list[str] | None = None) -> int:
         else:
             stderr.print(f"error: {usage}")
         return usage.exit_code
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:  # the machine, not a bug
+            where = f" ({exc.filename})" if exc.filename else ""
+            stderr.print(f"error: {os.strerror(exc.errno).lower()}{where}", markup=False)
+            return 1
         stderr.print("kpb hit an internal error (a bug); please report it with this trace:")
         stderr.print(traceback.format_exc(limit=-8), markup=False)
         return EXIT_BUG
