@@ -243,7 +243,7 @@ def test_disk_full_while_vendoring(command: str, world: World, tmp_path: Path, h
         assert kpb(project, "vendor").returncode == 0
         write_jsonnetfile(project, [git_dep(World.url("org/small")), git_dep(World.url("org/big"))])
         before = snapshot(project)
-        assert_one_line_failure(kpb(project, command), "no space left on device")
+        assert_one_line_failure(kpb(project, command), "space left on device")
         assert snapshot(project) == before
         assert not [p for p in (project / "vendor").iterdir() if p.name.startswith(".kpb-tmp")]
 
