@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.gitrepos import World, github_world
+
 
 @pytest.fixture(autouse=True)
 def isolated_environment(
@@ -25,3 +27,19 @@ def isolated_environment(
     monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.delenv("KPB_ENGINE", raising=False)
     yield cache
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    """Remotes that look like GitHub (``https://github.com/ORG/NAME.git``), served locally."""
+    return github_world(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake HOME: an attacker aims at ``~/.ssh/authorized_keys``, which must never appear."""
+    path = tmp_path / "home"
+    (path / ".ssh").mkdir(parents=True)
+    (path / ".ssh" / "known_hosts").write_text("github.com ssh-ed25519 AAAA\n")
+    monkeypatch.setenv("HOME", str(path))
+    return path

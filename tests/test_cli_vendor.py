@@ -18,18 +18,12 @@ from kubeprom_build.cli import run
 from tests.helpers.gitrepos import (
     World,
     git_dep,
-    github_world,
     local_dep,
     make_remote,
     snapshot,
     write_jsonnetfile,
 )
 from tests.helpers.realworld import SKIP_REASON, mirrors_dir
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from tests.helpers.gitrepos import (
     World,
     git,
     git_dep,
-    github_world,
     make_remote,
     snapshot,
     write_jsonnetfile,
@@ -67,11 +66,6 @@ def calls(log: Path) -> list[list[str]]:
 
 def config_values(argv: list[str]) -> list[str]:
     return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-c"]
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from tests.helpers.gitrepos import (
     World,
     git,
     git_dep,
-    github_world,
     local_dep,
     snapshot,
     write_jsonnetfile,
@@ -77,21 +76,6 @@ def _publish(world: World, entries: list[Entry], slug: str = "org/evil") -> None
     tree = _tree(remote.path, entries)
     commit = git(remote.path, "commit-tree", tree, "-m", "hostile")
     git(remote.path, "update-ref", "refs/heads/master", commit)
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fake HOME whose ``~/.ssh`` is what an attacker would aim at."""
-    path = tmp_path / "home"
-    (path / ".ssh").mkdir(parents=True)
-    (path / ".ssh" / "known_hosts").write_text("github.com ssh-ed25519 AAAA\n")
-    monkeypatch.setenv("HOME", str(path))
-    return path
 
 
 @pytest.fixture

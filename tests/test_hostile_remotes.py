@@ -23,7 +23,6 @@ from kubeprom_build.cli import run
 from tests.helpers.gitrepos import (
     World,
     git_dep,
-    github_world,
     local_dep,
     make_remote,
     snapshot,
@@ -31,21 +30,6 @@ from tests.helpers.gitrepos import (
 )
 
 OUTER = "vendor/github.com/org/outer/jsonnetfile.json"
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fake HOME with the files an attacker would go for."""
-    path = tmp_path / "home"
-    (path / ".ssh").mkdir(parents=True)
-    (path / ".ssh" / "authorized_keys").write_text("ssh-ed25519 AAAA user\n")
-    monkeypatch.setenv("HOME", str(path))
-    return path
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 
 from tests.helpers import projects
 from tests.helpers.disks import tiny_tmpfs
-from tests.helpers.gitrepos import World, git, git_dep, github_world, snapshot, write_jsonnetfile
+from tests.helpers.gitrepos import World, git, git_dep, snapshot, write_jsonnetfile
 
 KPB = [sys.executable, "-m", "kubeprom_build"]
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -58,20 +58,6 @@ def assert_one_line_failure(proc: subprocess.CompletedProcess[str], *expected: s
     for part in expected:
         assert part in errors[0], errors[0]
     return errors[0]
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    (path / ".ssh").mkdir(parents=True)
-    (path / ".ssh" / "authorized_keys").write_text("ssh-ed25519 AAAA user\n")
-    monkeypatch.setenv("HOME", str(path))
-    return path
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -23,18 +23,12 @@ from kubeprom_build.cli import run
 from tests.helpers.gitrepos import (
     World,
     git_dep,
-    github_world,
     local_dep,
     snapshot,
     write_jsonnetfile,
 )
 
 KPB = [sys.executable, "-m", "kubeprom_build"]
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -29,17 +29,12 @@ from typing import Any
 import pytest
 
 from kubeprom_build.cli import run
-from tests.helpers.gitrepos import Remote, World, git_dep, github_world, snapshot
+from tests.helpers.gitrepos import Remote, World, git_dep, snapshot
 
 MIXIN = "github.com/kubernetes-monitoring/kubernetes-mixin"
 PROMGRAFONNET = f"{MIXIN}/lib/promgrafonnet"
 MIXIN_URL = "https://github.com/kubernetes-monitoring/kubernetes-mixin"
 FORK_URL = "ssh://git@github.com/kubernetes-monitoring/kubernetes-mixin.git"
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
 
 
 @pytest.fixture
