@@ -35,7 +35,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubeprom_build import __version__, buildstate, fsutil, manifests, outputs
+from kubeprom_build import buildstate, fsutil, manifests, outputs
 from kubeprom_build.engine import SLOW_ENGINES, Engine, JsonnetError, get_engine
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
 from kubeprom_build.extvars import Variables, missing_variable
@@ -156,9 +156,13 @@ def _output_dir(request: BuildRequest, env: str, *, create: bool) -> Path:
 
 
 def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]:
-    """The non-file inputs a stamp depends on (values of variables enter only hashed)."""
+    """The non-file inputs a stamp depends on (values of variables enter only hashed).
+
+    kpb's own identity (version and source hash) is part of it, so output rendered by another
+    kpb never counts as current.
+    """
     library = [str(p) for p in request.library]
-    return [env, engine.name, engine.version, __version__, *library]
+    return [env, engine.name, engine.version, buildstate.kpb_identity(), *library]
 
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
