@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,44 @@ def _textual(callback: ImportCallback) -> Callable[[str, str], tuple[str, str]]:
             ) from None
 
     return wrapped
+
+
+#: ``file:line:column``, or go/cpp's ``file:(line:column)-(line:column)`` for a multi-line span.
+LOCATION = re.compile(
+    r"(?P<file>[^\s:()]+):(?:(?P<line>\d+):(?P<col>\d+)|\((?P<pline>\d+):(?P<pcol>\d+)\))"
+)
+# rjsonnet's frame for a call of a jsonnet function: the call site, not where the error is.
+_RS_CALL = re.compile(r"function <(?!builtin_)[^>]*> call\s*$")
+
+
+def locations(text: str) -> list[str]:
+    """Every location in ``text`` as ``file:line:column``, in order."""
+    return [
+        f"{m['file']}:{m['line'] or m['pline']}:{m['col'] or m['pcol']}"
+        for m in LOCATION.finditer(text)
+    ]
+
+
+def error_location(name: str, raw: str) -> str | None:
+    """Where the error happened, as ``file:line:column``, if engine ``name`` says it.
+
+    go and cpp put the error site in the message or its first trace frame. rjsonnet's
+    message has none for several errors (a missing field, an index out of bounds, an
+    arithmetic type error), and its first frame may be the call of the function the error
+    happened in; then this returns None and the caller must look elsewhere.
+    """
+    if name != "rs":
+        found = locations(raw)
+        return found[0] if found else None
+    lines = raw.strip().splitlines() or [""]
+    frames = [ln for ln in lines[1:] if ln.startswith("    ")]
+    in_summary = locations(lines[0])
+    if in_summary:
+        return in_summary[0]
+    if not frames or _RS_CALL.search(frames[0]):
+        return None
+    found = locations(frames[0])
+    return found[0] if found else None
 
 
 def available_engines() -> list[str]:
