@@ -42,6 +42,7 @@ from kubeprom_build.engine import (
     JsonnetError,
     available_engines,
     error_location,
+    first_location,
     get_engine,
     locations,
 )
@@ -373,8 +374,8 @@ def _import_message(env: str, failed: ImportFailure, raw: str, importer: Importe
     The engine's first real frame (its placeholder frame is not a file) is the import; an
     ``importstr`` that evaluated without an error is found in the importing folder's files.
     """
-    frames = [ln for ln in raw.splitlines() if not is_placeholder(ln)]
-    found = locations("\n".join(frames))
+    frames = [ln for ln in raw.strip().splitlines()[1:] if not is_placeholder(ln)]
+    found = locations("\n".join(frames))  # not the first line: it quotes the import path
     site = found[0] if found else importer.import_site(failed)
     where = f"{site}: " if site else ""
     return f"environment {env!r}: {where}{failed.message}"
@@ -409,9 +410,7 @@ def engine_message(
     secrets = redactor or Redactor()
     raw = secrets.redact(raw)
     missing = missing_variable(raw)
-    if location is None:
-        found = locations(raw)
-        location = found[0] if found else None
+    location = location or first_location(raw)
     where = f"{location}: " if location else ""
     borrowed = f" (location from the {located_by} engine)" if located_by and location else ""
     if missing is not None:

@@ -142,28 +142,40 @@ _RS_CALL = re.compile(r"function <(?!builtin_)[^>]*> call\s*$")
 
 def locations(text: str) -> list[str]:
     """Every location in ``text`` as ``file:line:column``, in order."""
-    return [
-        f"{m['file']}:{m['line'] or m['pline']}:{m['col'] or m['pcol']}"
-        for m in LOCATION.finditer(text)
-    ]
+    return [_shown(m) for m in LOCATION.finditer(text)]
+
+
+def _shown(match: re.Match[str]) -> str:
+    return f"{match['file']}:{match['line'] or match['pline']}:{match['col'] or match['pcol']}"
+
+
+def first_location(raw: str) -> str | None:
+    """The first location an engine's message gives, never one quoted in the error text.
+
+    A static error starts with its location (go: ``file:l:c-c msg``, cpp: ``STATIC ERROR:
+    file:l:c: msg``); otherwise locations are taken from the trace lines only, since the
+    first line is the program's own message and may contain anything.
+    """
+    lines = raw.strip().splitlines() or [""]
+    static = LOCATION.match(lines[0].removeprefix("STATIC ERROR: "))
+    if static is not None:
+        return _shown(static)
+    found = locations("\n".join(lines[1:]))
+    return found[0] if found else None
 
 
 def error_location(name: str, raw: str) -> str | None:
     """Where the error happened, as ``file:line:column``, if engine ``name`` says it.
 
-    go and cpp put the error site in the message or its first trace frame. rjsonnet's
-    message has none for several errors (a missing field, an index out of bounds, an
-    arithmetic type error), and its first frame may be the call of the function the error
-    happened in; then this returns None and the caller must look elsewhere.
+    go and cpp put the error site first (see :func:`first_location`). rjsonnet's message
+    has none for several errors (a missing field, an index out of bounds, an arithmetic type
+    error), and its first frame may be the call of the function the error happened in, or
+    an argument without a location; then this returns None and the caller looks elsewhere.
     """
     if name != "rs":
-        found = locations(raw)
-        return found[0] if found else None
-    lines = raw.strip().splitlines() or [""]
+        return first_location(raw)
+    lines = raw.strip().splitlines()
     frames = [ln for ln in lines[1:] if ln.startswith("    ")]
-    in_summary = locations(lines[0])
-    if in_summary:
-        return in_summary[0]
     if not frames or _RS_CALL.search(frames[0]):
         return None
     found = locations(frames[0])

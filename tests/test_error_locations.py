@@ -61,6 +61,11 @@ CASES: dict[str, tuple[str, str, set[str]]] = {
         "environments/dev.jsonnet:3:8",
         set(),
     ),
+    "error quoting a location": (
+        "{\n  a: {\n    v: error 'see other.jsonnet:99:1',\n  },\n}\n",
+        "environments/dev.jsonnet:3:8",  # the real place, not the one in the message
+        set(),
+    ),
 }
 
 
