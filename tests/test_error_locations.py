@@ -36,6 +36,16 @@ CASES: dict[str, tuple[str, str, set[str]]] = {
         "environments/dev.jsonnet:4:8",
         {"rs"},
     ),
+    "missing field read lazily": (
+        "{\n  config:: {\n    replicas: self.nosuch,\n  },\n  a: { v: $.config.replicas },\n}\n",
+        "environments/dev.jsonnet:3:15",  # rs names only line 5, where replicas is read
+        {"rs"},
+    ),
+    "missing field in a local": (
+        "local x = {}.nosuch;\n{\n  a: { v: x },\n}\n",
+        "environments/dev.jsonnet:1:11",  # rs names only line 3, where x is used
+        {"rs"},
+    ),
     "missing field in a library": (
         "local lib = import 'lib.libsonnet';\n{\n  a: { v: lib.bad({}) },\n}\n",
         "jsonnet/lib.libsonnet:3:12",
