@@ -35,6 +35,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from kubeprom_build import buildstate, fsutil, manifests, outputs
 from kubeprom_build.engine import (
     SLOW_ENGINES,
@@ -168,10 +170,12 @@ def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]
     """The non-file inputs a stamp depends on (values of variables enter only hashed).
 
     kpb's own identity (version and source hash) is part of it, so output rendered by another
-    kpb never counts as current.
+    kpb never counts as current, and so is PyYAML's version: its libyaml emitter lays out
+    every YAML file.
     """
     library = [str(p) for p in request.library]
-    return [env, engine.name, engine.version, buildstate.kpb_identity(), *library]
+    emitter = f"pyyaml {yaml.__version__}"
+    return [env, engine.name, engine.version, buildstate.kpb_identity(), emitter, *library]
 
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
