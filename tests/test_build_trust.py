@@ -229,6 +229,9 @@ def test_a_project_without_jsonnetfile_needs_no_vendor(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (project / "manifests" / "dev" / "cm.yaml").is_file()
     assert kpb(project, "build", "--check", "dev").returncode == 0
+    vendored = kpb(project, "build", "--vendor", "--force", "dev")  # nothing to vendor: builds
+    assert vendored.returncode == 0, vendored.stderr
+    assert not (project / "vendor").exists()
 
 
 def test_readiness_takes_no_lock_and_writes_nothing(world: World, tmp_path: Path) -> None:

@@ -199,7 +199,7 @@ def build_command(
     """Render environments/<ENV>.jsonnet into manifests/<ENV>/ (one YAML file per key)."""
     request = _request(ctx, evaluation, check=check, force=force)
     selected = _select(request.project, envs, all_)
-    if vendor_first:
+    if vendor_first and (request.project / "jsonnetfile.json").is_file():  # else: nothing to vendor
         vendor_cmds._vendoring(ctx, vendor.vendor, offline=False, pins=False, jobs=8)
     _require_ready(ctx)
     quiet = options(ctx).quiet or as_json
