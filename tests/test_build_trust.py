@@ -176,7 +176,7 @@ def test_fresh_clone_without_vendor_says_run_kpb_vendor(world: World, tmp_path: 
         proc = kpb(project, *args)
         assert proc.returncode == NOT_READY, (args, proc.stderr)
         line = one_line(proc)
-        assert line.startswith("error: vendor/ is missing (1 locked packages: " + LIB), line
+        assert line.startswith("error: vendor/ is missing (1 locked package: " + LIB), line
         assert "run 'kpb vendor'" in line and "jsonnet" not in line.split(";")[0].lower()
     assert not (project / "vendor").exists() and not (project / "manifests").exists()
     built = kpb(project, "build", "--vendor", "dev")

@@ -146,7 +146,8 @@ def _require_ready(ctx: typer.Context) -> None:
     more = f" and {len(stale) - _SHOWN_PACKAGES} more" if len(stale) > _SHOWN_PACKAGES else ""
     folder = glob.vendor_dir.relative_to(glob.project).as_posix()
     if not glob.vendor_dir.exists():
-        what = f"{folder}/ is missing ({len(stale)} locked packages: {shown}{more})"
+        packages = "package" if len(stale) == 1 else "packages"
+        what = f"{folder}/ is missing ({len(stale)} locked {packages}: {shown}{more})"
     else:
         what = (
             f"{folder}/ does not match jsonnetfile.lock.json ({len(stale)} missing or stale: "
