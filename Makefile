@@ -28,11 +28,12 @@ vendor: $(VENV)/.installed ## Make vendor/ exactly what jsonnetfile.lock.json pi
 update: $(VENV)/.installed ## Move dependencies to the newest commit of their version (DEPS=… to limit)
 	$(KPB) $(KPB_FLAGS) update $(DEPS)
 
-build: vendor ## Build manifests/$(ENV) (ENV=dev|stg|prd)
-	$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) $(ENV)
+# --vendor: make vendor/ match the lock first (without it a stale vendor/ stops the build, exit 4).
+build: $(VENV)/.installed ## Vendor, then build manifests/$(ENV) (ENV=dev|stg|prd)
+	$(KPB) $(KPB_FLAGS) build --vendor $(BUILD_FLAGS) $(ENV)
 
-build-all: vendor ## Build every environment
-	$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --all
+build-all: $(VENV)/.installed ## Vendor, then build every environment
+	$(KPB) $(KPB_FLAGS) build --vendor $(BUILD_FLAGS) --all
 
 check: vendor ## Fail when vendor/ or manifests/ differ from what the sources produce
 	$(KPB) $(KPB_FLAGS) vendor --verify

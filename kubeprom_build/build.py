@@ -35,11 +35,22 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubeprom_build import __version__, buildstate, fsutil, manifests, outputs
-from kubeprom_build.engine import SLOW_ENGINES, Engine, JsonnetError, get_engine
+import yaml
+
+from kubeprom_build import buildstate, fsutil, manifests, outputs
+from kubeprom_build.engine import (
+    SLOW_ENGINES,
+    Engine,
+    JsonnetError,
+    available_engines,
+    error_location,
+    first_location,
+    get_engine,
+    locations,
+)
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
 from kubeprom_build.extvars import Variables, missing_variable
-from kubeprom_build.imports import Importer, ImportRefusedError
+from kubeprom_build.imports import Importer, ImportFailure, ImportRefusedError, is_placeholder
 from kubeprom_build.redaction import MIN_LENGTH, Redactor
 
 log = logging.getLogger("kpb")
@@ -156,16 +167,22 @@ def _output_dir(request: BuildRequest, env: str, *, create: bool) -> Path:
 
 
 def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]:
-    """The non-file inputs a stamp depends on (values of variables enter only hashed)."""
+    """The non-file inputs a stamp depends on (values of variables enter only hashed).
+
+    kpb's own identity (version and source hash) is part of it, so output rendered by another
+    kpb never counts as current, and so is PyYAML's version: its libyaml emitter lays out
+    every YAML file.
+    """
     library = [str(p) for p in request.library]
-    return [env, engine.name, engine.version, __version__, *library]
+    emitter = f"pyyaml {yaml.__version__}"
+    return [env, engine.name, engine.version, buildstate.kpb_identity(), emitter, *library]
 
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
     """Steps 3-5: evaluate ``env`` and turn its output into ``{relative path: YAML bytes}``."""
     check_project_dirs(request)
     source = environment_file(request.project, env).relative_to(request.project)
-    importer = Importer(request.project, request.library, _allowed_roots(request))
+    importer = _importer(request)
     text = _evaluate(request, env, engine, source, importer)
     files = outputs.output_files(env, json.loads(text), request.variables.redactor())
     settings = _settings(request, env, engine, salt)
@@ -282,32 +299,92 @@ def _allowed_roots(request: BuildRequest) -> list[Path]:
     return [fsutil.enclosing_repo_root(request.project), *request.jpath, *outside]
 
 
+def _importer(request: BuildRequest) -> Importer:
+    return Importer(
+        request.project, request.library, _allowed_roots(request), vendor=request.vendor_dir
+    )
+
+
 def _evaluate(
     request: BuildRequest, env: str, engine: Engine, source: Path, importer: Importer
 ) -> str:
     variables = request.variables
     try:
-        text = engine.evaluate(
-            source,
-            ext_vars=variables.ext_vars,
-            ext_codes=variables.ext_codes,
-            tla_vars=variables.tla_vars,
-            tla_codes=variables.tla_codes,
-            import_callback=importer,
-        )
+        text = _run_engine(request, engine, source, importer)
     except JsonnetError as err:
         if importer.refused is not None:
             raise ImportRefusedError(f"environment {env!r}: {importer.refused}") from None
-        raise BuildError(engine_message(env, err.raw, variables.redactor())) from None
+        failed = importer.failed_in(err.raw)
+        if failed is not None:
+            message = _import_message(env, failed, err.raw, importer)
+            raise BuildError(variables.redactor().redact(message)) from None
+        location, located_by = error_location(engine.name, err.raw), None
+        if location is None:
+            location, located_by = _borrow_location(request, engine, source)
+        message = engine_message(
+            env, err.raw, variables.redactor(), location=location, located_by=located_by
+        )
+        raise BuildError(message) from None
     # importstr/importbin of a refused or missing file evaluate without an error
     if importer.refused is not None:
         raise ImportRefusedError(f"environment {env!r}: {importer.refused}")
-    if importer.failure is not None:
-        raise BuildError(f"environment {env!r}: {importer.failure}")
+    if importer.failures:
+        failed = next(iter(importer.failures.values()))
+        raise BuildError(variables.redactor().redact(_import_message(env, failed, "", importer)))
     return text
 
 
-_LOCATION = re.compile(r"(?P<file>[^\s:()]+):(?P<line>\d+):(?P<col>\d+)")
+def _run_engine(request: BuildRequest, engine: Engine, source: Path, importer: Importer) -> str:
+    variables = request.variables
+    return engine.evaluate(
+        source,
+        ext_vars=variables.ext_vars,
+        ext_codes=variables.ext_codes,
+        tla_vars=variables.tla_vars,
+        tla_codes=variables.tla_codes,
+        import_callback=importer,
+    )
+
+
+def _borrow_location(
+    request: BuildRequest, failed: Engine, source: Path
+) -> tuple[str | None, str | None]:
+    """Evaluate again with an engine that reports locations; only ever on the error path.
+
+    rjsonnet leaves the location out of some messages (a missing field above all). go (else
+    cpp, unless vendor/ is large: it is slow there) evaluates the same files through a fresh
+    importer; the first location of its error is the one kpb shows, attributed to it.
+    """
+    installed = available_engines()
+    for name in ("go", "cpp"):
+        if name == failed.name or name not in installed:
+            continue
+        if name in SLOW_ENGINES and _large_vendor(request.vendor_dir):
+            continue
+        try:
+            _run_engine(request, get_engine(name), source, _importer(request))
+        except JsonnetError as err:
+            location = error_location(name, err.raw)
+            if location is not None:
+                return location, name
+            continue
+        return None, None  # it evaluates fine there: the engines disagree, nothing to borrow
+    return None, None
+
+
+def _import_message(env: str, failed: ImportFailure, raw: str, importer: Importer) -> str:
+    """ "file:line:column: cannot find ..." for a failed import, at the import itself.
+
+    The engine's first real frame (its placeholder frame is not a file) is the import; an
+    ``importstr`` that evaluated without an error is found in the importing folder's files.
+    """
+    frames = [ln for ln in raw.strip().splitlines()[1:] if not is_placeholder(ln)]
+    found = locations("\n".join(frames))  # not the first line: it quotes the import path
+    site = found[0] if found else importer.import_site(failed)
+    where = f"{site}: " if site else ""
+    return f"environment {env!r}: {where}{failed.message}"
+
+
 _PREFIXES = (
     "RUNTIME ERROR: ",
     "STATIC ERROR: ",
@@ -318,18 +395,28 @@ _PREFIXES = (
 )
 
 
-def engine_message(env: str, raw: str, redactor: Redactor | None = None) -> str:
-    """Cut an engine's error to "env: file:line: summary" plus a few trace lines.
+def engine_message(
+    env: str,
+    raw: str,
+    redactor: Redactor | None = None,
+    *,
+    location: str | None = None,
+    located_by: str | None = None,
+) -> str:
+    """Cut an engine's error to "env: file:line:column: summary" plus a few trace lines.
 
-    The engine's text can quote any value the program touched, so it is redacted as a whole
-    before it is cut (a cut could split a secret and leave a piece unmatched), and hidden entirely
-    when a secret is too short to be found reliably in free text.
+    ``location`` is where the error happened when the caller knows better than the first
+    location in ``raw`` (then ``located_by`` names the engine that reported it). The
+    engine's text can quote any value the program touched, so it is redacted as a whole
+    before it is cut (a cut could split a secret and leave a piece unmatched), and hidden
+    entirely when a secret is too short to be found reliably in free text.
     """
     secrets = redactor or Redactor()
     raw = secrets.redact(raw)
     missing = missing_variable(raw)
-    location = _LOCATION.search(raw)
-    where = f"{location.group(0)}: " if location else ""
+    location = location or first_location(raw)
+    where = f"{location}: " if location else ""
+    borrowed = f" (location from the {located_by} engine)" if located_by and location else ""
     if missing is not None:
         kind, name = missing
         flag = "--ext-str" if kind == "ext" else "--tla-str"
@@ -342,18 +429,20 @@ def engine_message(env: str, raw: str, redactor: Redactor | None = None) -> str:
         return (
             f"environment {env!r}: {where}the engine's message is hidden because "
             f"{', '.join(secrets.short)} holds a string shorter than {MIN_LENGTH} characters, "
-            "which kpb cannot mask reliably"
+            f"which kpb cannot mask reliably{borrowed}"
         )
-    lines = [ln.rstrip() for ln in raw.strip().splitlines() if ln.strip()]
+    # Engines pad their frames into columns and tab-separate them: one space is enough.
+    lines = [" ".join(ln.split()) for ln in raw.strip().splitlines() if ln.strip()]
     summary = lines[0] if lines else "jsonnet error"
     for prefix in _PREFIXES:
         summary = summary.removeprefix(prefix).strip()
-    if location and summary.startswith(location.group(0)):
-        summary = summary[len(location.group(0)) :].lstrip(" -0123456789:")
+    first = locations(summary)
+    if first and first[0] == location and summary.startswith(location):
+        summary = summary[len(location) :].lstrip(" -0123456789:")
     # A trace line that only repeats the location already in the summary says nothing.
-    trace = [f"  {ln.strip()}" for ln in lines[1:] if ln.strip() != where.rstrip(": ")]
+    trace = [f"  {ln}" for ln in lines[1:] if ln != location and not is_placeholder(ln)]
     trace = trace[:_TRACE_LINES]
-    return secrets.redact("\n".join([f"environment {env!r}: {where}{summary}", *trace]))
+    return secrets.redact("\n".join([f"environment {env!r}: {where}{summary}{borrowed}", *trace]))
 
 
 def build_environment(request: BuildRequest, env: str) -> EnvResult:

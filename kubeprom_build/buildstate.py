@@ -6,11 +6,16 @@ would now shadow it is noticed), a salted hash of every file read, a salted dige
 (engine name and version, kpb version, library path, ext vars/TLAs: their values are hashed,
 never stored) and a salted hash of every output file. The next build is skipped only if all of that
 still holds, including the output tree on disk.
+
+A stamp also names the kpb that wrote it: its version and a hash of its installed source
+(:func:`kpb_identity`). A stamp from any other kpb (an upgrade, a local patch, another checkout
+on ``PYTHONPATH``) is never trusted, since kpb's own code decides the output too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -18,9 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubeprom_build import fsutil
+import kubeprom_build
+from kubeprom_build import __version__, fsutil
 
-FORMAT = 2  # 2: file hashes are salted too
+FORMAT = 3  # 2: file hashes are salted too; 3: the writing kpb is recorded
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,22 @@ class Stamp:
     lookups: tuple[Lookup, ...]
     inputs: Mapping[str, str]
     outputs: Mapping[str, str]
+
+
+@functools.cache
+def kpb_identity() -> str:
+    """``<version>+<sha256 of kpb's installed *.py files>``: which kpb writes and trusts stamps.
+
+    Every ``*.py`` under the installed package, by sorted relative path (names hashed too, so
+    a renamed or added module counts), once per process: about 1 ms for ~30 small files.
+    """
+    package = Path(kubeprom_build.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py"), key=lambda p: p.relative_to(package).as_posix()):
+        name = path.relative_to(package).as_posix().encode("utf-8")
+        data = path.read_bytes()
+        h.update(len(name).to_bytes(8, "big") + name + len(data).to_bytes(8, "big") + data)
+    return f"{__version__}+{h.hexdigest()}"
 
 
 def settings_digest(salt: str, parts: Sequence[str]) -> str:
@@ -73,8 +95,8 @@ def load(state_dir: Path, env: str) -> Stamp | None:
     """The recorded stamp, or None when absent or unreadable (then kpb simply rebuilds)."""
     try:
         raw = json.loads(fsutil.read_regular(stamp_path(state_dir, env)).decode("utf-8"))
-        if raw.get("format") != FORMAT:
-            return None
+        if raw.get("format") != FORMAT or raw.get("kpb") != kpb_identity():
+            return None  # written by another kpb: its code may have rendered differently
         return Stamp(
             salt=str(raw["salt"]),
             settings=str(raw["settings"]),
@@ -93,6 +115,7 @@ def save(state_dir: Path, env: str, stamp: Stamp) -> None:
     """Record ``stamp`` atomically."""
     body = {
         "format": FORMAT,
+        "kpb": kpb_identity(),
         "salt": stamp.salt,
         "settings": stamp.settings,
         "lookups": [[lk.base, lk.rel, lk.found, list(lk.missing)] for lk in stamp.lookups],

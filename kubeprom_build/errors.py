@@ -35,3 +35,9 @@ class BusyError(KpbError):
 
 class OutOfDateError(KpbError):
     """A check found differences (``--verify``, ``build --check``); nothing was changed."""
+
+
+class NotReadyError(KpbError):
+    """The project is not ready to build: vendor/ is missing or differs from the lock."""
+
+    exit_code = 4

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubeprom_build.errors import BuildError
+from kubeprom_build import jsonnetfile
+from kubeprom_build.errors import BuildError, KpbError
 
 
 class ImportRefusedError(BuildError):
@@ -29,6 +31,28 @@ class Lookup:
     missing: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ImportFailure:
+    """One import kpb could not answer with a file.
+
+    ``placeholder`` is the name the engine was given for it: it appears in the engine's trace
+    as a frame of its own, which is not a real file and is never shown.
+    """
+
+    placeholder: str
+    base: str
+    rel: str
+    message: str
+
+
+_FAILED = re.compile(r"[^\s:]* \((?:not found|refused)\)")
+
+
+def is_placeholder(line: str) -> bool:
+    """True for an engine trace line that is the frame of a failed import's placeholder."""
+    return _FAILED.search(line) is not None
+
+
 class Importer:
     """The import callback: search order, confinement, one read per file, closure record.
 
@@ -39,14 +63,22 @@ class Importer:
     if its real path (symlinks resolved) lies inside one of ``allowed``.
     """
 
-    def __init__(self, root: Path, library: Sequence[Path], allowed: Sequence[Path]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        library: Sequence[Path],
+        allowed: Sequence[Path],
+        vendor: Path | None = None,
+    ) -> None:
         self.root = root
         self.library = [self._short(p) for p in library]
         self.allowed = [Path(os.path.realpath(p)) for p in allowed]
+        self.vendor = vendor
         self.lookups: dict[tuple[str, str], Lookup] = {}
         self.files: dict[str, bytes] = {}
         self.refused: ImportRefusedError | None = None
         self.failure: str | None = None
+        self.failures: dict[str, ImportFailure] = {}
         self._results: dict[tuple[str, str], tuple[str, bytes]] = {}
 
     def _short(self, path: Path) -> str:
@@ -68,7 +100,8 @@ class Importer:
         if posixpath.isabs(rel):
             return [posixpath.normpath(rel)]
         dirs = [base or ".", *self.library]
-        return [posixpath.normpath(posixpath.join(d, rel)) for d in dirs]
+        found = [posixpath.normpath(posixpath.join(d, rel)) for d in dirs]
+        return list(dict.fromkeys(found))  # a file in jsonnet/ would search jsonnet/ twice
 
     def _resolve(self, base: str, rel: str) -> tuple[str, bytes]:
         missing: list[str] = []
@@ -85,15 +118,74 @@ class Importer:
                     "repository and library paths; refusing to read it"
                 )
                 self.refused = self.refused or refusal
-                return self._fail(f"{candidate} (refused)", str(refusal))
+                return self._fail(f"{candidate} (refused)", str(refusal), base, rel)
             self.lookups[(base, rel)] = Lookup(candidate, tuple(missing))
             return candidate, self._read(candidate, absolute)
+        searched = [rel] if posixpath.isabs(rel) else [f"{d}/" for d in self._dirs(base)]
         return self._fail(
             f"{missing[0]} (not found)",
-            f"cannot find {rel!r} imported from {where}/ (searched: {missing})",
+            f"cannot find {rel!r} imported from {where}/ (searched {', '.join(searched)})"
+            + self._vendor_hint(rel),
+            base,
+            rel,
         )
 
-    def _fail(self, found: str, message: str) -> tuple[str, bytes]:
+    def _dirs(self, base: str) -> list[str]:
+        dirs = [base.rstrip("/") or ".", *self.library]
+        return list(dict.fromkeys(posixpath.normpath(d) for d in dirs))
+
+    def _vendor_hint(self, rel: str) -> str:
+        """ "run 'kpb vendor'" when ``rel`` names a path in vendor/'s package namespace.
+
+        That is: a host-like first component (``github.com/...``), a first component vendor/
+        holds (a package folder or a legacy-name link), a package or legacy name that
+        jsonnetfile.json or the lock lists, or any library path while vendor/ is missing in a
+        project that has a jsonnetfile.json.
+        """
+        vendor = self.vendor
+        parts = rel.split("/")
+        if vendor is None or posixpath.isabs(rel) or parts[0] in (".", ".."):
+            return ""
+        shown = self._short(vendor)
+        hint = f"; {rel!r} belongs in {shown}/: run 'kpb vendor'"
+        if not os.path.isdir(vendor):
+            if not (self.root / jsonnetfile.FILE).is_file():
+                return ""  # nothing to vendor: the path is simply wrong
+            return f"; {shown}/ is missing: run 'kpb vendor'"
+        if (len(parts) > 1 and "." in parts[0]) or os.path.lexists(vendor / parts[0]):
+            return hint
+        for name in ("jsonnetfile.lock.json", jsonnetfile.FILE):
+            try:
+                listed = jsonnetfile.load(self.root / name, missing_ok=True)
+            except KpbError:
+                continue
+            for dep in listed.dependencies:
+                if any(rel.startswith(n + "/") for n in (dep.name, dep.legacy_name) if n):
+                    return hint
+        return ""
+
+    def failed_in(self, raw: str) -> ImportFailure | None:
+        """The failed import an engine error message is about, if it is about one."""
+        return next((f for p, f in self.failures.items() if p in raw), None)
+
+    def import_site(self, failure: ImportFailure) -> str | None:
+        """``file:line:column`` of the first import of ``failure.rel`` in a file read from its
+        folder (for ``importstr``/``importbin``, which evaluate without an engine error)."""
+        pattern = re.compile(
+            rb"\bimport(?:str|bin)?\s*@?(['\"])" + re.escape(failure.rel.encode()) + rb"\1"
+        )
+        folder = failure.base.rstrip("/") or "."
+        for path, data in self.files.items():
+            if (posixpath.dirname(path) or ".") != folder:
+                continue
+            match = pattern.search(data)
+            if match is not None:
+                line = data.count(b"\n", 0, match.start()) + 1
+                column = match.start() - (data.rfind(b"\n", 0, match.start()) + 1) + 1
+                return f"{path}:{line}:{column}"
+        return None
+
+    def _fail(self, found: str, message: str, base: str = "", rel: str = "") -> tuple[str, bytes]:
         """Answer a failed import with a program that raises ``message`` where it is imported.
 
         Raising from the callback is what the API suggests, but the Go binding sometimes garbles
@@ -104,6 +196,7 @@ class Importer:
         path so the first location in the engine's trace is the import itself.
         """
         self.failure = self.failure or message
+        self.failures.setdefault(found, ImportFailure(found, base, rel, message))
         return found, b"error " + json.dumps(f"kpb: {message}").encode("utf-8")
 
     def _read(self, candidate: str, absolute: str) -> bytes:

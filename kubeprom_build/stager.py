@@ -31,7 +31,7 @@ from kubeprom_build.checksum import PackageScan
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
 from kubeprom_build.resolve import Fetched
-from kubeprom_build.vendortree import STAGING_PREFIX, Layout, join
+from kubeprom_build.vendortree import STAGING_PREFIX, Layout, join, scan_package
 
 EventKind = Literal["resolving", "fetching", "fetched", "cached", "linked", "removed"]
 # jb downloads GitHub tarballs by the sha ls-remote reports (a tag object for annotated tags)
@@ -119,20 +119,18 @@ class Stager:
     def _current_scan(self, name: str, where: Path | None) -> PackageScan | None:
         """``vendor/<name>`` as it stands at this point of the run (sum and inventory)."""
         if where is not None:
-            if where.is_symlink() or not where.is_dir():
-                return None
             if name not in self._scans:
-                self._scans[name] = checksum.scan(where)
+                found = scan_package(where)
+                if found is None:
+                    return None
+                self._scans[name] = found
             return self._scans[name]
-        target = join(self.layout.vendor_dir, name)
-        if target.is_symlink() or not target.is_dir():
-            return None
         inside = {
             other[len(name) + 1 :]: root
             for other, root in self._roots.items()
             if other.startswith(name + "/")
         }
-        return checksum.scan(target, inside)
+        return scan_package(join(self.layout.vendor_dir, name), inside)
 
     def _unchanged(self, dep: Dependency, sha: str) -> Fetched | None:
         """``update`` re-resolves everything; a package whose sha did not move stays as is."""

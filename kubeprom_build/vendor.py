@@ -248,6 +248,33 @@ def _changes(old: JsonnetFile, new: Iterable[Dependency]) -> tuple[Change, ...]:
     )
 
 
+# --------------------------------------------------------------------------- ready
+
+
+def ready(opts: Options) -> tuple[str, ...]:
+    """Names of the packages vendor/ lacks or holds stale; empty when a build may start.
+
+    The no-op check of ``kpb vendor`` (:func:`vendortree.intact`, with kpb's records), read
+    only: no git, no network, no lock taken, nothing written. Dependencies of
+    jsonnetfile.json that the lock lacks count too. A project without jsonnetfile.json has
+    nothing to vendor and is ready.
+    """
+    if not (opts.project / jsonnetfile.FILE).is_file():
+        return ()
+    fsutil.check_vendor_dir(opts.project, opts.vendor_dir)
+    jf, lock = _load(opts)
+    key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
+    records = vendorrecord.load(opts.project, opts.vendor_dir, key)
+    layout = opts.layout()
+    names = [dep.name for dep in jf.dependencies if lock.get(dep.name) is None]
+    names += [
+        dep.name
+        for dep in lock.dependencies
+        if not vendortree.intact(layout, dep, records.get(dep.name))
+    ]
+    return tuple(dict.fromkeys(names))
+
+
 # --------------------------------------------------------------------------- verify
 
 

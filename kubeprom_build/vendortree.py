@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import checksum, fsutil
-from kubeprom_build.checksum import Entry
+from kubeprom_build import checksum, fsutil, vendorrecord
+from kubeprom_build.checksum import Entry, PackageScan
 from kubeprom_build.errors import ConfigError, KpbError
 from kubeprom_build.jsonnetfile import Dependency, JsonnetFile, LocalSource
 from kubeprom_build.vendorrecord import Record, differences
@@ -74,6 +74,26 @@ class Layout:
         assert isinstance(dep.source, LocalSource)
         target = self.package(dep)
         return target.is_symlink() and os.readlink(target) == self.local_link(dep.source)
+
+
+def scan_package(target: Path, inside: Mapping[str, Path] | None = None) -> PackageScan | None:
+    """The package directory ``target`` scanned (sum and inventory); None when it is absent,
+    not a directory or a symlink (a git package is never a link)."""
+    if target.is_symlink() or not target.is_dir():
+        return None
+    return checksum.scan(target, inside)
+
+
+def intact(layout: Layout, dep: Dependency, record: Record | None) -> bool:
+    """The no-op check of ``kpb vendor`` for one locked package, on vendor/ as it is now.
+
+    A local package needs its link with jb's target; a git package a real directory whose
+    scan :func:`vendorrecord.intact` accepts for the locked sum (and kpb's record of it).
+    """
+    if isinstance(dep.source, LocalSource):
+        return layout.has_local_link(dep)
+    found = scan_package(layout.package(dep))
+    return found is not None and vendorrecord.intact(found, dep.sum, record)
 
 
 def remove_stale_staging(vendor_dir: Path) -> None:

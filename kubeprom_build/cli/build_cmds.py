@@ -20,8 +20,10 @@ import typer
 from rich.table import Table
 
 from kubeprom_build import build as builder
+from kubeprom_build import vendor
+from kubeprom_build.cli import vendor_cmds
 from kubeprom_build.cli.app import app, options, stderr, stdout
-from kubeprom_build.errors import BuildError, ConfigError, OutOfDateError
+from kubeprom_build.errors import BuildError, ConfigError, NotReadyError, OutOfDateError
 from kubeprom_build.extvars import FLAGS, parse_variables
 
 _VAR_HELP = {
@@ -125,6 +127,35 @@ def _request(
     )
 
 
+_SHOWN_PACKAGES = 3
+
+
+def _require_ready(ctx: typer.Context) -> None:
+    """Refuse (exit 4, one line) to evaluate against a vendor/ that does not match the lock.
+
+    Otherwise a build after ``git pull`` brought a teammate's new lock would render the old
+    packages (and a stamp could even call that up to date), and a fresh clone would fail deep
+    in jsonnet. The check is the no-op check of ``kpb vendor``: no network, no git.
+    """
+    glob = options(ctx)
+    opts = vendor.Options(glob.project, glob.vendor_dir, wait_seconds=glob.wait_seconds)
+    stale = vendor.ready(opts)
+    if not stale:
+        return
+    shown = ", ".join(stale[:_SHOWN_PACKAGES])
+    more = f" and {len(stale) - _SHOWN_PACKAGES} more" if len(stale) > _SHOWN_PACKAGES else ""
+    folder = glob.vendor_dir.relative_to(glob.project).as_posix()
+    if not glob.vendor_dir.exists():
+        packages = "package" if len(stale) == 1 else "packages"
+        what = f"{folder}/ is missing ({len(stale)} locked {packages}: {shown}{more})"
+    else:
+        what = (
+            f"{folder}/ does not match jsonnetfile.lock.json ({len(stale)} missing or stale: "
+            f"{shown}{more})"
+        )
+    raise NotReadyError(f"{what}; run 'kpb vendor' first, or 'kpb build --vendor'")
+
+
 def _select(project: Path, envs: list[str] | None, all_: bool) -> list[str]:
     if all_ and envs:
         raise ConfigError("give environment names or --all, not both")
@@ -151,6 +182,12 @@ def build_command(
     force: Annotated[
         bool, typer.Option("--force", help="Evaluate even if nothing changed since last build.")
     ] = False,
+    vendor_first: Annotated[
+        bool,
+        typer.Option(
+            "--vendor", help="Run 'kpb vendor' first, then build (without it: exit 4 if stale)."
+        ),
+    ] = False,
     evaluation: EvalFlags = _NO_EVAL_FLAGS,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     jobs: Annotated[
@@ -163,6 +200,9 @@ def build_command(
     """Render environments/<ENV>.jsonnet into manifests/<ENV>/ (one YAML file per key)."""
     request = _request(ctx, evaluation, check=check, force=force)
     selected = _select(request.project, envs, all_)
+    if vendor_first and (request.project / "jsonnetfile.json").is_file():  # else: nothing to vendor
+        vendor_cmds._vendoring(ctx, vendor.vendor, offline=False, pins=False, jobs=8)
+    _require_ready(ctx)
     quiet = options(ctx).quiet or as_json
     with _progress(selected, quiet) as progress:
         report = builder.build(request, selected, jobs=jobs, progress=progress, warn=_warn)
@@ -288,8 +328,10 @@ def diff_command(
 ) -> None:
     """Show a unified diff of manifests/<ENV>/ against a fresh build; exit 1 if they differ."""
     request = _request(ctx, evaluation)
+    selected = _select(request.project, envs, all_)
+    _require_ready(ctx)
     differs = False
-    for env in _select(request.project, envs, all_):
+    for env in selected:
         text = builder.diff_environment(request, env)
         if text:
             differs = True
