@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from kubeprom_build import git
+from kubeprom_build.cache import GitCache
 from kubeprom_build.errors import ConfigError, GitError
 from tests.helpers.gitrepos import World, git_dep, github_world, write_jsonnetfile
 
@@ -249,3 +250,59 @@ def test_offline_lists_every_missing_package_at_once(
     assert (project / "jsonnetfile.json").read_bytes() == before
     assert not (project / "vendor").exists()
     assert not (project / "jsonnetfile.lock.json").exists()
+
+
+# ------------------------------------------------------------------ prefetching
+
+
+def test_dependencies_with_a_known_version_are_prefetched_while_siblings_still_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, silent: SilentServer
+) -> None:
+    """The project needs p and s; s's remote never answers. While s stalls, p arrives and its
+    jsonnetfile names c (a commit sha), d (a branch the lock pins) and e (a branch nobody
+    pinned): c and d are warmed in the cache at once, e is not (its version is not certain
+    yet). Without prefetching, nothing below p is fetched before s's batch completes."""
+    world = github_world(tmp_path, monkeypatch)
+    heads = {slug: world.remote(f"org/{slug}", {"x.libsonnet": "1"}).head() for slug in "cde"}
+    p = world.remote("org/p", {"p.libsonnet": "1"})
+    p.jsonnetfile(
+        "",
+        [
+            git_dep(World.url("org/c"), version=heads["c"]),
+            git_dep(World.url("org/d")),
+            git_dep(World.url("org/e")),
+        ],
+    )
+    p.commit({})
+    config = tmp_path / "gitconfig"
+    config.write_text(
+        world.config().read_text()
+        + f'[url "git://127.0.0.1:{silent.port}/stalled/"]\n\tinsteadOf = https://stall.example/\n'
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    stalled = "https://stall.example/org/s.git"
+    write_jsonnetfile(
+        project,
+        [git_dep(World.url("org/p"), version=p.head()), git_dep(stalled, version=SHA)],
+    )
+    write_jsonnetfile(project, [git_dep(World.url("org/d"), version=heads["d"])], lock=True)
+    code, err = kpb(project, "vendor", "--timeout", "3", config=config)
+    assert code != 0 and "no data from https://stall.example/org/s.git" in err
+    cache = GitCache(root=Path(os.environ["KPB_CACHE"]), offline=True)
+    assert cache.has(World.url("org/p"), p.head())
+    assert cache.has(World.url("org/c"), heads["c"])
+    assert cache.has(World.url("org/d"), heads["d"])
+    assert not cache.repo_path(World.url("org/e")).exists()
+    # the warmed entries are complete (commit and blobs): the real run needs no remote for them
+    for slug in "cd":
+        (world.root / "github.com/org" / f"{slug}.git").rename(tmp_path / f"gone-{slug}")
+    write_jsonnetfile(project, [git_dep(World.url("org/p"), version=p.head())])
+    code, err = kpb(project, "vendor", config=config)
+    assert code == 0, err
+    lock = json.loads((project / "jsonnetfile.lock.json").read_text())
+    versions = {d["source"]["git"]["remote"]: d["version"] for d in lock["dependencies"]}
+    assert versions == {
+        World.url("org/p"): p.head(),
+        **{World.url(f"org/{slug}"): heads[slug] for slug in "cde"},
+    }
