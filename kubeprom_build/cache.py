@@ -62,8 +62,11 @@ class GitCache:
     timeout: float | None = None
 
     def __post_init__(self) -> None:
+        """A bad ``--timeout`` or ``$KPB_TIMEOUT`` fails before anything runs."""
         if self.timeout is not None:
             git.check_timeout(self.timeout, f"--timeout {self.timeout:g}")
+        else:
+            git.default_timeout()
 
     def repo_path(self, remote: str) -> Path:
         return self.root / "repos" / entry_name(remote)

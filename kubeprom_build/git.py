@@ -94,6 +94,9 @@ _NETWORK_FAILURE = re.compile(
     re.IGNORECASE,
 )
 _TOO_SLOW = re.compile(r"operation too slow|low speed", re.IGNORECASE)
+#: How much of git's stderr is kept: its last lines say why it failed.
+_STDERR_KEPT = 256 * 1024
+_USERINFO = re.compile(r"\A([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#]*@")
 
 
 def require_fixed_git() -> None:
@@ -304,7 +307,7 @@ def run(
     watch = _Watch(proc, seconds)
     try:
         assert proc.stdout is not None and proc.stderr is not None
-        pumps = [_pump(proc.stdout, out, watch), _pump(proc.stderr, err, watch)]
+        pumps = [_pump(proc.stdout, out, watch), _pump(proc.stderr, err, watch, _STDERR_KEPT)]
         if input_bytes is not None:
             assert proc.stdin is not None
             with contextlib.suppress(BrokenPipeError):  # git died: its exit code says why
@@ -417,13 +420,18 @@ class _Watch:
         self._thread.join()
 
 
-def _pump(stream: IO[bytes], sink: bytearray, watch: _Watch) -> threading.Thread:
-    """Read ``stream`` into ``sink`` in a thread, feeding the watchdog on every chunk."""
+def _pump(
+    stream: IO[bytes], sink: bytearray, watch: _Watch, keep: int | None = None
+) -> threading.Thread:
+    """Read ``stream`` into ``sink`` in a thread, feeding the watchdog on every chunk; with
+    ``keep``, only the last ``keep`` bytes stay (a server may send endless progress text)."""
 
     def pump() -> None:
         fd = stream.fileno()
         while chunk := os.read(fd, 65536):
             sink.extend(chunk)
+            if keep is not None and len(sink) > keep:
+                del sink[: len(sink) - keep]
             watch.feed()
 
     thread = threading.Thread(target=pump, name="kpb-git-pipe", daemon=True)
@@ -467,7 +475,8 @@ def _stalled(what: str, remote: str, seconds: float, command: str, cwd: Path | N
         )
     except GitError:
         url = ""
-    if url and url != remote and not _CONTROL_CHARS.search(url):
+    url = _USERINFO.sub(r"\1", url)  # a mirror URL in the user's config may carry a token
+    if url and url != _USERINFO.sub(r"\1", remote) and not _CONTROL_CHARS.search(url):
         shown = f"{remote} (via {url})"
     return GitError(f"no data from {shown} for {seconds:g} s; {NETWORK_HINT}")
 
@@ -674,7 +683,7 @@ def archive(
     broken: tarfile.TarError | None = None
     try:
         assert proc.stdout is not None and proc.stderr is not None
-        pump = _pump(proc.stderr, err, watch)
+        pump = _pump(proc.stderr, err, watch, _STDERR_KEPT)
         try:
             extract.extract(io.BufferedReader(_FedReader(proc.stdout, watch)), dest, what)
         except tarfile.TarError as exc:

@@ -124,6 +124,17 @@ def test_a_remote_that_never_answers_fails_naming_it(
     assert not (project / "jsonnetfile.lock.json").exists()
 
 
+def test_a_token_in_the_mirror_url_is_not_shown(
+    tmp_path: Path, project: Path, silent: SilentServer
+) -> None:
+    config = mirror_config(tmp_path, f"http://kpb:s3cret-token@127.0.0.1:{silent.port}/", http=True)
+    write_jsonnetfile(project, [git_dep("https://github.com/org/lib.git", version=SHA)])
+    code, err = kpb(project, "vendor", "--timeout", "1", config=config)
+    assert code != 0
+    assert "s3cret" not in err
+    assert f"(via http://127.0.0.1:{silent.port}/org/lib.git) for 1 s" in err
+
+
 def test_kpb_timeout_environment_variable(
     tmp_path: Path, project: Path, silent: SilentServer
 ) -> None:
