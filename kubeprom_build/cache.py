@@ -4,7 +4,8 @@ Every project and every subdir of a remote share one entry, so grafana/grafana c
 commits and trees once plus the blobs of the folders actually vendored. An entry is created
 with pre-commit's recipe (check → file lock → check again → build in a temp dir → publish by
 rename) and later fetches happen under the same lock, so concurrent runs and Ctrl-C never leave
-a broken entry. A commit already cached never touches the network.
+a broken entry. A commit already cached never touches the network. Every git call carries the
+run's stall timeout; offline, a miss raises :class:`CacheMiss` so callers can collect them all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ SHA_REF = "refs/kpb/sha/"
 LOCK_WAIT_SECONDS = 600.0
 ABBREVIATED = re.compile(r"\A[0-9a-f]{7,39}\Z")  # \Z, not $: no trailing newline
 ALL_REFS = ["+refs/heads/*:refs/kpb/heads/*", "+refs/tags/*:refs/kpb/tags/*"]
+
+
+class CacheMiss(GitError):
+    """Offline, and what was asked for is not in the cache (the network would have it)."""
 
 
 def cache_root() -> Path:
@@ -53,6 +58,15 @@ class GitCache:
 
     root: Path = field(default_factory=cache_root)
     offline: bool = False
+    #: Stall timeout in seconds for every git call (None: ``$KPB_TIMEOUT`` or 60).
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        """A bad ``--timeout`` or ``$KPB_TIMEOUT`` fails before anything runs."""
+        if self.timeout is not None:
+            git.check_timeout(self.timeout, f"--timeout {self.timeout:g}")
+        else:
+            git.default_timeout()
 
     def repo_path(self, remote: str) -> Path:
         return self.root / "repos" / entry_name(remote)
@@ -68,11 +82,11 @@ class GitCache:
         if git.SHA_RE.match(version):
             return version
         if self.offline:
-            raise GitError(
+            raise CacheMiss(
                 f"{remote}@{version} is not locked and resolving a branch or tag needs the "
                 "network; run without --offline"
             )
-        sha = git.ls_remote(remote, version)
+        sha = git.ls_remote(remote, version, timeout=self.timeout)
         if sha is None and ABBREVIATED.match(version):
             sha = self._expand(remote, version)
         if sha is None:
@@ -82,15 +96,25 @@ class GitCache:
     def _expand(self, remote: str, short: str) -> str | None:
         """An abbreviated commit sha: jb's git path finds it after a full fetch, so do we."""
         with self._lock(remote):
-            repo = self._update_entry(
-                remote, lambda r: git.fetch(r, ALL_REFS, depth=None, what=f"cannot fetch {remote}")
-            )
+            repo = self._update_entry(remote, lambda r: self._fetch_all(r, remote))
             try:
                 commit = git.peel_commit(repo, short)
             except GitError:
                 return None
             git.update_ref(repo, f"{SHA_REF}{commit}", commit)
             return commit
+
+    def _fetch_all(self, repo: Path, remote: str, *, refetch: bool = False) -> None:
+        what = f"cannot fetch {remote}"
+        git.fetch(
+            repo,
+            ALL_REFS,
+            depth=None,
+            what=what,
+            refetch=refetch,
+            remote=remote,
+            timeout=self.timeout,
+        )
 
     def has(self, remote: str, sha: str) -> bool:
         """True when ``sha`` was fetched before (decided from refs alone: no network)."""
@@ -103,7 +127,7 @@ class GitCache:
         git.check_ref(sha)
         if not self.has(remote, sha):
             if self.offline:
-                raise GitError(
+                raise CacheMiss(
                     f"{remote} at {sha} is not in the cache ({self.root}); run without --offline"
                 )
             with self._lock(remote):
@@ -114,7 +138,7 @@ class GitCache:
     def _fetch_locked(self, remote: str, sha: str) -> None:
         def fetch(repo: Path) -> None:
             if f"{SHA_REF}{sha}" not in git.refs(repo, SHA_REF):
-                _fetch_sha(repo, remote, sha)
+                self._fetch_sha(repo, remote, sha)
 
         self._update_entry(remote, fetch)
 
@@ -137,11 +161,53 @@ class GitCache:
             raise
         return repo
 
+    def _fetch_sha(self, repo: Path, remote: str, sha: str) -> None:
+        """Fetch one commit shallowly by sha; fall back to all branches and tags like jb does.
+
+        The fallback only runs for servers that refuse unadvertised wants (protocol v0 without
+        ``allowAnySHA1InWant``); a sha the server does not know fails at once, touching nothing.
+        """
+        ref = f"+{sha}:{SHA_REF}{sha}"
+        what = f"cannot fetch {sha} from {remote}"
+        try:
+            git.fetch(repo, [ref], depth=1, what=what, remote=remote, timeout=self.timeout)
+            return
+        except GitError as err:
+            if "not our ref" in str(err):
+                raise GitError(f"version {sha} does not exist in {remote}") from None
+            if "unadvertised" not in str(err):
+                raise
+            log.debug("shallow fetch of %s refused (%s); fetching everything", sha, err)
+        self._fetch_all(repo, remote)
+        try:
+            git.peel_commit(repo, sha, offline=True)
+        except GitError:
+            raise GitError(f"version {sha} does not exist in {remote}") from None
+        git.update_ref(repo, f"{SHA_REF}{sha}", sha)
+
+    def _fetch_blobs(self, repo: Path, remote: str, oids: list[str], subdir: str) -> None:
+        """Fetch the blobs a subdir needs; servers refusing blob wants get a full re-fetch."""
+        what = f"cannot fetch {remote} {subdir!r}"
+        try:
+            git.fetch_objects(repo, oids, what=what, remote=remote, timeout=self.timeout)
+        except GitError as err:
+            if "unadvertised" not in str(err):
+                raise
+            self._fetch_all(repo, remote, refetch=True)
+
     def export(self, remote: str, sha: str, subdir: str, dest: Path) -> str:
         """Extract ``subdir`` at ``sha`` into the empty directory ``dest``; returns the commit.
 
         Only the blobs below ``subdir`` are fetched, in one request.
         """
+        repo, commit = self.warm(remote, sha, subdir)
+        what = f"{remote} {subdir!r} at {sha}"
+        git.archive(repo, commit, subdir, dest, what=what, timeout=self.timeout)
+        return commit
+
+    def warm(self, remote: str, sha: str, subdir: str) -> tuple[Path, str]:
+        """Fetch what :meth:`export` needs (the commit, the blobs below ``subdir``) into the
+        cache without extracting; returns the repo and the commit. Used for prefetching."""
         repo, commit = self.commit(remote, sha)
         specs = [f"{commit}:{subdir}" if subdir else f"{commit}^{{tree}}"]
         missing = git.missing_objects(repo, specs)
@@ -149,56 +215,23 @@ class GitCache:
             raise GitError(f"subdir {subdir!r} does not exist in {remote} at {sha}")
         if missing:
             if self.offline:
-                raise GitError(
+                raise CacheMiss(
                     f"{len(missing)} files of {remote} {subdir!r} at {sha} are not in the cache; "
                     "run without --offline"
                 )
             with self._lock(remote):
                 _clear_stale_locks(repo)
-                _fetch_blobs(repo, remote, missing, subdir)
-        git.archive(repo, commit, subdir, dest, what=f"{remote} {subdir!r} at {sha}")
-        return commit
+                missing = git.missing_objects(repo, specs) or []  # a prefetch may have run
+                self._fetch_blobs(repo, remote, missing, subdir)
+        return repo, commit
 
     def read_file(self, remote: str, sha: str, path: str) -> bytes | None:
         """One file of the repository at ``sha`` (e.g. its root lock), or None if absent."""
         repo, commit = self.commit(remote, sha)
         with self._lock(remote):
-            return git.read_blob(repo, commit, path, offline=self.offline)
-
-
-def _fetch_sha(repo: Path, remote: str, sha: str) -> None:
-    """Fetch one commit shallowly by sha; fall back to all branches and tags like jb does.
-
-    The fallback only runs for servers that refuse unadvertised wants (protocol v0 without
-    ``allowAnySHA1InWant``); a sha the server does not know fails at once, touching nothing.
-    """
-    ref = f"+{sha}:{SHA_REF}{sha}"
-    try:
-        git.fetch(repo, [ref], depth=1, what=f"cannot fetch {sha} from {remote}")
-        return
-    except GitError as err:
-        if "not our ref" in str(err):
-            raise GitError(f"version {sha} does not exist in {remote}") from None
-        if "unadvertised" not in str(err):
-            raise
-        log.debug("shallow fetch of %s refused (%s); fetching everything", sha, err)
-    git.fetch(repo, ALL_REFS, depth=None, what=f"cannot fetch {remote}")
-    try:
-        git.peel_commit(repo, sha, offline=True)
-    except GitError:
-        raise GitError(f"version {sha} does not exist in {remote}") from None
-    git.update_ref(repo, f"{SHA_REF}{sha}", sha)
-
-
-def _fetch_blobs(repo: Path, remote: str, oids: list[str], subdir: str) -> None:
-    """Fetch the blobs a subdir needs; servers refusing blob wants get a full re-fetch."""
-    what = f"cannot fetch {remote} {subdir!r}"
-    try:
-        git.fetch_objects(repo, oids, what=what)
-    except GitError as err:
-        if "unadvertised" not in str(err):
-            raise
-        git.fetch(repo, ALL_REFS, depth=None, what=what, refetch=True)
+            return git.read_blob(
+                repo, commit, path, offline=self.offline, remote=remote, timeout=self.timeout
+            )
 
 
 def _clear_stale_locks(repo: Path) -> None:

@@ -7,21 +7,34 @@ never prompt. The user's own global config (credentials, ``url.<base>.insteadOf`
 still applies, which is how mirrors and private remotes keep working. Before the first git
 command of a process, the git on PATH must prove it has the 2025 security fixes
 (:func:`require_fixed_git`).
+
+Every git process runs in its own process group under a stall watchdog (:class:`_Watch`): when
+no byte arrives on its stdout or stderr for ``--timeout`` seconds (``$KPB_TIMEOUT``, default 60)
+the whole group is killed and the run fails naming the remote. Fetches ask git for
+``--progress`` so a slow but alive transfer keeps the watchdog fed; HTTP transfers also get
+git's own ``http.lowSpeedLimit``/``lowSpeedTime`` with the same limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import io
 import logging
+import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from kubeprom_build import extract, uri
 from kubeprom_build.errors import ConfigError, GitError
@@ -67,6 +80,23 @@ DEBIAN_BACKPORTS = {"2.39.5": "1:2.39.5-0+deb12u3"}
 ALLOW_VERSION_ENV = "KPB_ALLOW_GIT_VERSION"
 _PACKAGED_GIT = "/usr/bin/git"
 _VERSION_RE = re.compile(r"git version (\d+)\.(\d+)\.(\d+)\S*")
+
+DEFAULT_TIMEOUT = 60.0
+TIMEOUT_ENV = "KPB_TIMEOUT"
+#: Appended to every network failure: what a user behind a broken or slow network can do.
+NETWORK_HINT = "try again, use --offline with a warm cache, or a url.<mirror>.insteadOf mirror"
+# git's and curl's words for "the network failed" (not "the ref does not exist").
+_NETWORK_FAILURE = re.compile(
+    r"could not resolve|unable to access|connection (refused|reset|timed out|closed)"
+    r"|could not read from remote|failed to connect|unable to connect|network is unreachable"
+    r"|no route to host|hung up unexpectedly|early eof|timed out|ssl|tls|proxy"
+    r"|gnutls|rpc failed|operation too slow",
+    re.IGNORECASE,
+)
+_TOO_SLOW = re.compile(r"operation too slow|low speed", re.IGNORECASE)
+#: How much of git's stderr is kept: its last lines say why it failed.
+_STDERR_KEPT = 256 * 1024
+_USERINFO = re.compile(r"\A([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#]*@")
 
 
 def require_fixed_git() -> None:
@@ -207,6 +237,25 @@ def _user_ssh_command() -> bool:
     return bool(proc.stdout.strip())
 
 
+def default_timeout() -> float:
+    """The stall timeout in seconds: ``$KPB_TIMEOUT`` when set, else 60."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    return check_timeout(value, f"${TIMEOUT_ENV}={text!r}")
+
+
+def check_timeout(value: float, shown: str) -> float:
+    """A stall timeout must be a positive, finite number of seconds."""
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{shown}: the timeout must be a positive number of seconds")
+    return value
+
+
 def check_remote(remote: str) -> str:
     """The last guard before a remote reaches git's command line, whoever the caller is.
 
@@ -242,23 +291,197 @@ def run(
     offline: bool = False,
     input_bytes: bytes | None = None,
     what: str,
+    remote: str = "",
+    timeout: float | None = None,
 ) -> Result:
-    """Run one git command; on failure raise :class:`GitError` naming ``what`` failed."""
-    argv = ["git", *base_config(offline=offline), *args]
+    """Run one git command; on failure raise :class:`GitError` naming ``what`` failed.
+
+    ``remote`` is the remote the command talks to (named when it stalls or the network
+    fails); ``timeout`` the stall limit in seconds (None: :func:`default_timeout`).
+    """
+    seconds = default_timeout() if timeout is None else timeout
+    argv = ["git", *base_config(offline=offline), *_speed_limit(seconds, offline), *args]
     log.debug("git %s (in %s)", " ".join(args), cwd)
-    proc = subprocess.run(
+    proc = _spawn(argv, cwd, subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL)
+    out, err = bytearray(), bytearray()
+    watch = _Watch(proc, seconds)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        pumps = [_pump(proc.stdout, out, watch), _pump(proc.stderr, err, watch, _STDERR_KEPT)]
+        if input_bytes is not None:
+            assert proc.stdin is not None
+            with contextlib.suppress(BrokenPipeError):  # git died: its exit code says why
+                proc.stdin.write(input_bytes)
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+        code = proc.wait()
+        for pump in pumps:
+            pump.join()
+    finally:
+        watch.stop()
+        _reap(proc)
+    text = err.decode("utf-8", "replace")
+    if watch.stalled or (code != 0 and not offline and _TOO_SLOW.search(text)):
+        raise _stalled(what, remote, seconds, args[0], cwd)
+    if code != 0:
+        detail = _last_line(text) or f"git exited with {code}"
+        if remote and not offline and _NETWORK_FAILURE.search(text):
+            detail += f"; {NETWORK_HINT}"
+        raise GitError(f"{what}: {detail}")
+    return Result(bytes(out), text)
+
+
+def _speed_limit(seconds: float, offline: bool) -> list[str]:
+    """git's own HTTP stall limit (curl's low-speed abort), the same as the watchdog's."""
+    if offline:
+        return []
+    limit = str(max(1, math.ceil(seconds)))
+    return ["-c", "http.lowSpeedLimit=1", "-c", f"http.lowSpeedTime={limit}"]
+
+
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+def _spawn(argv: list[str], cwd: Path | None, stdin: int) -> subprocess.Popen[bytes]:
+    """Start git in a new session (its own process group), so a stall kills all its helpers
+    (``git-remote-https``, ``index-pack``) and nothing keeps our pipes open."""
+    proc = subprocess.Popen(
         argv,
         cwd=cwd,
         env=clean_env(),
-        input=input_bytes,
-        stdin=None if input_bytes is not None else subprocess.DEVNULL,
-        capture_output=True,
-        check=False,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+        start_new_session=True,
     )
-    err = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise GitError(f"{what}: {_last_line(err) or f'git exited with {proc.returncode}'}")
-    return Result(proc.stdout, err)
+    with _live_lock:
+        _live.add(proc)
+    return proc
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Make sure the git (and its group) is gone and forgotten, also after Ctrl-C."""
+    if proc.poll() is None:
+        _kill(proc)
+        proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+    with _live_lock:
+        _live.discard(proc)
+
+
+def stop_all() -> None:
+    """Kill every git this process is running (Ctrl-C or an error in another thread).
+
+    git runs in its own session, so the terminal's SIGINT no longer reaches it; whoever
+    abandons running work calls this instead of waiting for the transfers to finish.
+    """
+    with _live_lock:
+        running = list(_live)
+    for proc in running:
+        if proc.poll() is None:
+            _kill(proc)
+
+
+class _Watch:
+    """The stall watchdog: kills the git group when no byte arrived for ``seconds``."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], seconds: float) -> None:
+        self.proc = proc
+        self.seconds = seconds
+        self.last = time.monotonic()
+        self.stalled = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="kpb-git-watch", daemon=True)
+        self._thread.start()
+
+    def feed(self) -> None:
+        self.last = time.monotonic()
+
+    def _watch(self) -> None:
+        tick = min(0.25, self.seconds / 4)
+        while not self._done.wait(tick):
+            if time.monotonic() - self.last >= self.seconds and self.proc.poll() is None:
+                self.stalled = True
+                _kill(self.proc)
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _pump(
+    stream: IO[bytes], sink: bytearray, watch: _Watch, keep: int | None = None
+) -> threading.Thread:
+    """Read ``stream`` into ``sink`` in a thread, feeding the watchdog on every chunk; with
+    ``keep``, only the last ``keep`` bytes stay (a server may send endless progress text)."""
+
+    def pump() -> None:
+        fd = stream.fileno()
+        while chunk := os.read(fd, 65536):
+            sink.extend(chunk)
+            if keep is not None and len(sink) > keep:
+                del sink[: len(sink) - keep]
+            watch.feed()
+
+    thread = threading.Thread(target=pump, name="kpb-git-pipe", daemon=True)
+    thread.start()
+    return thread
+
+
+class _FedReader(io.RawIOBase):
+    """A pipe that feeds the watchdog whenever bytes arrive (``git archive``'s stdout)."""
+
+    def __init__(self, raw: IO[bytes], watch: _Watch) -> None:
+        self.fd = raw.fileno()
+        self.watch = watch
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = os.read(self.fd, len(buffer))
+        buffer[: len(data)] = data
+        if data:
+            self.watch.feed()
+        return len(data)
+
+
+def _stalled(what: str, remote: str, seconds: float, command: str, cwd: Path | None) -> GitError:
+    """One line naming the silent remote (and where a mirror sent it) and what to try."""
+    if not remote:
+        return GitError(f"{what}: git {command} gave no output for {seconds:g} s; {NETWORK_HINT}")
+    shown = remote
+    try:
+        url = (
+            run(
+                ["ls-remote", "--get-url", "--", remote],
+                cwd=cwd,
+                offline=True,
+                what="git ls-remote",
+            )
+            .stdout.decode("utf-8", "replace")
+            .strip()
+        )
+    except GitError:
+        url = ""
+    url = _USERINFO.sub(r"\1", url)  # a mirror URL in the user's config may carry a token
+    if url and url != _USERINFO.sub(r"\1", remote) and not _CONTROL_CHARS.search(url):
+        shown = f"{remote} (via {url})"
+    return GitError(f"no data from {shown} for {seconds:g} s; {NETWORK_HINT}")
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _last_line(text: str) -> str:
@@ -267,7 +490,7 @@ def _last_line(text: str) -> str:
     return (fatal or lines or [""])[-1]
 
 
-def ls_remote(remote: str, ref: str) -> str | None:
+def ls_remote(remote: str, ref: str, *, timeout: float | None = None) -> str | None:
     """The sha jb records for ``ref``: the first heads/tags match, tag objects unpeeled.
 
     ``--refs`` hides the peeled ``^{}`` lines, so an annotated tag yields its tag-object sha
@@ -285,6 +508,8 @@ def ls_remote(remote: str, ref: str) -> str | None:
             check_ref(ref),
         ],
         what=f"cannot list refs of {remote}",
+        remote=remote,
+        timeout=timeout,
     ).stdout.decode()
     for line in out.splitlines():
         sha = line.split("\t", 1)[0].strip()
@@ -303,22 +528,32 @@ def init_bare(path: Path, remote: str) -> None:
 
 
 def fetch(
-    repo: Path, refspecs: Sequence[str], *, depth: int | None, what: str, refetch: bool = False
+    repo: Path,
+    refspecs: Sequence[str],
+    *,
+    depth: int | None,
+    what: str,
+    refetch: bool = False,
+    remote: str = "",
+    timeout: float | None = None,
 ) -> None:
-    """Fetch explicit refspecs from ``origin`` as a blob-less partial clone.
+    """Fetch explicit refspecs from ``origin`` (``remote``) as a blob-less partial clone.
 
     Servers without filter support simply send the blobs too (git prints a warning), so no
     separate fallback is needed for them. ``refetch`` gets everything again, blobs included,
     for servers that cannot serve single blobs.
     """
-    args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no"]
+    args = ["fetch", "--quiet", "--progress", "--no-tags", "--no-write-fetch-head"]
+    args += ["--recurse-submodules=no"]
     args += ["--refetch", "--no-filter"] if refetch else ["--filter=blob:none"]
     if depth is not None:
         args.append(f"--depth={depth}")
-    run([*args, "origin", *refspecs], cwd=repo, what=what)
+    run([*args, "origin", *refspecs], cwd=repo, what=what, remote=remote, timeout=timeout)
 
 
-def fetch_objects(repo: Path, oids: Sequence[str], *, what: str) -> None:
+def fetch_objects(
+    repo: Path, oids: Sequence[str], *, what: str, remote: str = "", timeout: float | None = None
+) -> None:
     """Fetch exactly these objects (the blobs a subdir needs), as git's own lazy fetch does."""
     if not oids:
         return
@@ -328,6 +563,7 @@ def fetch_objects(repo: Path, oids: Sequence[str], *, what: str) -> None:
             "fetch.negotiationAlgorithm=noop",
             "fetch",
             "--quiet",
+            "--progress",
             "--no-tags",
             "--no-write-fetch-head",
             "--recurse-submodules=no",
@@ -338,6 +574,8 @@ def fetch_objects(repo: Path, oids: Sequence[str], *, what: str) -> None:
         cwd=repo,
         input_bytes="".join(f"{oid}\n" for oid in oids).encode(),
         what=what,
+        remote=remote,
+        timeout=timeout,
     )
 
 
@@ -402,45 +640,64 @@ def tree_entry(repo: Path, commit: str, path: str) -> str | None:
     return None
 
 
-def read_blob(repo: Path, commit: str, path: str, *, offline: bool) -> bytes | None:
+def read_blob(
+    repo: Path,
+    commit: str,
+    path: str,
+    *,
+    offline: bool,
+    remote: str = "",
+    timeout: float | None = None,
+) -> bytes | None:
     """The bytes of ``path`` at ``commit``, or None; a missing blob is fetched lazily by git."""
     oid = tree_entry(repo, commit, path)
     if oid is None:
         return None
     return run(
-        ["cat-file", "blob", oid], cwd=repo, offline=offline, what=f"cannot read {path}"
+        ["cat-file", "blob", oid],
+        cwd=repo,
+        offline=offline,
+        what=f"cannot read {path}",
+        remote=remote,
+        timeout=timeout,
     ).stdout
 
 
-def archive(repo: Path, commit: str, subdir: str, dest: Path, what: str) -> None:
+def archive(
+    repo: Path, commit: str, subdir: str, dest: Path, what: str, *, timeout: float | None = None
+) -> None:
     """Extract ``subdir`` of ``commit`` into ``dest`` (which must exist and be empty).
 
     The tree ``<commit>:<subdir>`` is archived, not ``<commit> -- <subdir>``: with a pathspec,
     git 2.39 reads every blob of the commit, defeating the partial clone. ``export-ignore``
     from ``.gitattributes`` inside the subdir still applies, like the GitHub tarballs jb uses.
     The tar stream goes to :func:`kubeprom_build.extract.extract`, which writes only inside
-    ``dest`` whatever the tree holds.
+    ``dest`` whatever the tree holds; the same stall watchdog as :func:`run` guards it.
     """
+    seconds = default_timeout() if timeout is None else timeout
     tree = f"{commit}:{subdir}" if subdir else f"{commit}^{{tree}}"
     argv = ["git", *base_config(offline=True), "archive", "--format=tar", tree, "--"]
-    proc = subprocess.Popen(
-        argv,
-        cwd=repo,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
+    proc = _spawn(argv, repo, subprocess.DEVNULL)
+    watch = _Watch(proc, seconds)
+    err = bytearray()
     broken: tarfile.TarError | None = None
     try:
-        extract.extract(proc.stdout, dest, what)
-    except tarfile.TarError as exc:
-        broken = exc
+        assert proc.stdout is not None and proc.stderr is not None
+        pump = _pump(proc.stderr, err, watch, _STDERR_KEPT)
+        try:
+            extract.extract(io.BufferedReader(_FedReader(proc.stdout, watch)), dest, what)
+        except tarfile.TarError as exc:
+            broken = exc
+        finally:
+            proc.stdout.close()  # an early refusal must not leave git blocked on a full pipe
+            code = proc.wait()
+            pump.join()
     finally:
-        proc.stdout.close()  # an early refusal must not leave git blocked on a full pipe
-        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-        code = proc.wait()
+        watch.stop()
+        _reap(proc)
+    if watch.stalled:
+        raise GitError(f"{what}: git archive gave no output for {seconds:g} s")
     if code != 0 or broken is not None:
-        detail = _last_line(err) or (f"unreadable archive ({broken})" if broken else "")
+        detail = _last_line(err.decode("utf-8", "replace"))
+        detail = detail or (f"unreadable archive ({broken})" if broken else "")
         raise GitError(f"{what}: {detail or 'git archive failed'}")

@@ -30,6 +30,9 @@ class Fetched:
     version: str  # the version to lock: a sha for git packages, "" for local ones
     sum: str  # "" for local packages
     manifest: JsonnetFile | None  # the package's own jsonnetfile.json, if it has one
+    #: Offline, the cache lacked it: the fetcher fails the run later, listing every miss, so
+    #: no sum is checked and nothing below it is resolved.
+    missing: bool = False
 
 
 class Fetcher(Protocol):
@@ -161,7 +164,7 @@ def _pinned(dep: Dependency, pins: Mapping[str, Dependency]) -> Dependency | Non
 
 
 def _check_sum(want: Dependency, locked: Dependency | None, got: Fetched) -> None:
-    if locked is not None and locked.sum and got.sum != locked.sum:
+    if locked is not None and locked.sum and not got.missing and got.sum != locked.sum:
         raise IntegrityError(
             f"checksum mismatch for {want.name}: the lock says {locked.sum} but "
             f"{want.version} has {got.sum}"

@@ -11,24 +11,32 @@ jb downloads one after another, each replacing ``vendor/<name>`` wholesale, so t
 are combined the same way in visit order (see "Nested packages" in docs/architecture.md): a later
 outer package wipes what was staged inside it, a later inner one is grafted into the staged outer
 tree, and a sum is always taken over the tree as jb would see it at that moment.
+
+Two network habits live here too. As soon as a fetched package's jsonnetfile is parsed, the
+dependencies whose exact version is already known are warmed in the cache in the background
+(see "Prefetching" in docs/architecture.md), so the next level of the resolution finds them
+there. Offline, a package missing from the cache is noted and resolution goes on; the run then
+fails once, listing every missing package.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import checksum, fsutil, jsonnetfile, safefs, vendorrecord
-from kubeprom_build.cache import GitCache
+from kubeprom_build import checksum, fsutil, git, jsonnetfile, safefs, vendorrecord
+from kubeprom_build.cache import CacheMiss, GitCache
 from kubeprom_build.checksum import PackageScan
-from kubeprom_build.errors import ConfigError
+from kubeprom_build.errors import ConfigError, GitError
 from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
 from kubeprom_build.resolve import Fetched
 from kubeprom_build.vendortree import STAGING_PREFIX, Layout, join, scan_package
@@ -38,6 +46,7 @@ EventKind = Literal["resolving", "fetching", "fetched", "cached", "linked", "rem
 # and locks that; for every other remote it checks out with git and locks the commit.
 GITHUB_FAST_PATH = re.compile(r"^(https|ssh)://github\.com/.+")
 LOCK_NAME = jsonnetfile.LOCK_FILE
+log = logging.getLogger("kpb")
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,10 @@ class Stager:
     jobs: int
     #: kpb's records of what each package held when it was vendored (see vendorrecord).
     records: Mapping[str, vendorrecord.Record] = field(default_factory=dict)
+    #: The lock resolution starts from: its versions are the ones resolve will use.
+    lock: Mapping[str, Dependency] = field(default_factory=dict)
+    #: Offline: packages not in the cache (name -> why), reported together by publish().
+    misses: dict[str, str] = field(default_factory=dict)
     #: Packages staged in this run (in visit order) and the sum each was staged with ("" for local).
     staged: dict[str, str] = field(default_factory=dict)
     #: The staged trees :meth:`publish` moves into vendor/: disjoint, by package name.
@@ -72,6 +85,9 @@ class Stager:
     #: The scan of each git package as this run found or staged it (for the new records).
     _seen: dict[str, PackageScan] = field(default_factory=dict)
     _root: Path | None = None
+    _warming: dict[tuple[str, str, str], Future[None]] = field(default_factory=dict)
+    _warm_pool: ThreadPoolExecutor | None = None
+    _warm_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _staging_root(self) -> Path:
         if self._root is None:
@@ -150,15 +166,21 @@ class Stager:
         results: dict[int, tuple[Fetched, Path | None, PackageScan | None]] = {}
         self._staging_root()
         workers = max(1, min(self.jobs, len(groups)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpb-fetch") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpb-fetch")
+        try:
             futures = [
                 pool.submit(self._fetch_group, [(i, deps[i]) for i in indexes])
                 for indexes in groups.values()
             ]
             errors = [f.exception() for f in futures]
-            for future in futures:
-                if future.exception() is None:
-                    results.update(future.result())
+        except BaseException:  # Ctrl-C: git runs in its own session and must be told
+            pool.shutdown(wait=False, cancel_futures=True)
+            git.stop_all()
+            raise
+        pool.shutdown()
+        for future in futures:
+            if future.exception() is None:
+                results.update(future.result())
         for error in errors:
             if error is not None:
                 raise error
@@ -180,17 +202,69 @@ class Stager:
             return self._link_local(dep, dep.source)
         assert isinstance(dep.source, GitSource)
         self.progress(Event("resolving", dep.name, dep.version))
-        sha = self._pin(dep, dep.source)
-        reused = self._unchanged(dep, sha)
-        if reused is not None:
-            return reused, None, None
-        self.progress(Event("fetching", dep.name, sha))
-        staged = self._new_slot()
-        staged.mkdir()
-        commit = self.cache.export(dep.source.remote, sha, dep.source.subdir, staged)
+        try:
+            sha = self._pin(dep, dep.source)
+            reused = self._unchanged(dep, sha)
+            if reused is not None:
+                return reused, None, None
+            self.progress(Event("fetching", dep.name, dep.version))
+            staged = self._new_slot()
+            staged.mkdir()
+            commit = self.cache.export(dep.source.remote, sha, dep.source.subdir, staged)
+        except CacheMiss as miss:
+            self.misses.setdefault(dep.name, str(miss))  # offline: go on, fail once at the end
+            return Fetched(dep.version, "", None, missing=True), None, None
         found = checksum.scan(staged)
         self.progress(Event("fetched", dep.name, commit))
-        return Fetched(sha, found.sum, self._manifest(dep, staged)), staged, found
+        manifest = self._manifest(dep, staged)
+        if manifest is not None and not dep.single:
+            self._prefetch(manifest)
+        return Fetched(sha, found.sum, manifest), staged, found
+
+    # ------------------------------------------------------------------ prefetching
+
+    def _prefetch(self, manifest: JsonnetFile) -> None:
+        """Warm the cache for ``manifest``'s dependencies whose version is already certain.
+
+        Only a version resolution cannot change is safe to fetch early: the lock's entry for
+        that name (a locked entry always wins in jb) or a full commit sha, which resolves to
+        itself. A branch or tag is never resolved early (the first requester might ask for
+        another version) and nothing is staged: the later real fetch finds the objects in the
+        cache, or waits on the cache entry's lock while the warm-up finishes. A package
+        vendor/ probably still holds is left alone, and errors are dropped here: the real
+        fetch reports them.
+        """
+        if self.cache.offline:
+            return
+        for dep in manifest.dependencies:
+            if not isinstance(dep.source, GitSource) or dep.name in self.staged:
+                continue
+            locked = self.lock.get(dep.name)
+            version = locked.version if locked is not None else dep.version
+            if not git.SHA_RE.match(version) or self._probably_vendored(dep, locked):
+                continue
+            key = (dep.source.remote, version, dep.source.subdir)
+            with self._warm_lock:
+                if key in self._warming:
+                    continue
+                if self._warm_pool is None:
+                    self._warm_pool = ThreadPoolExecutor(
+                        max_workers=self.jobs, thread_name_prefix="kpb-prefetch"
+                    )
+                self._warming[key] = self._warm_pool.submit(self._warm, *key)
+
+    def _warm(self, remote: str, version: str, subdir: str) -> None:
+        try:
+            self.cache.warm(remote, version, subdir)
+        except (GitError, ConfigError, OSError) as err:
+            log.debug("prefetch of %s %s at %s failed: %s", remote, subdir, version, err)
+
+    def _probably_vendored(self, dep: Dependency, locked: Dependency | None) -> bool:
+        """vendor/ has the package, last vendored for this lock entry (no scan: a guess)."""
+        if locked is None or not join(self.layout.vendor_dir, dep.name).is_dir():
+            return False
+        record = self.records.get(dep.name)
+        return record is None or record.locked == locked.sum
 
     def _place(self, name: str, tree: Path, found: PackageScan | None) -> None:
         """jb's ``RemoveAll(vendor/<name>)`` + rename, applied to the staged trees."""
@@ -256,7 +330,17 @@ class Stager:
     # ------------------------------------------------------------------ the end of a run
 
     def publish(self) -> None:
-        """Move every staged tree into vendor/, one rename each (a nested one rides along)."""
+        """Move every staged tree into vendor/, one rename each (a nested one rides along).
+
+        Offline, first fail naming every package the cache lacked (nothing moves then).
+        """
+        if len(self.misses) == 1:
+            raise CacheMiss(next(iter(self.misses.values())))
+        if self.misses:
+            raise CacheMiss(
+                f"{len(self.misses)} packages are not in the cache ({self.cache.root}): "
+                f"{', '.join(sorted(self.misses))}; run without --offline"
+            )
         vendor_dir = self.layout.vendor_dir
         moves = [(root, join(vendor_dir, name)) for name, root in self._roots.items()]
         for (name, _root), (_tree, target) in zip(self._roots.items(), moves, strict=True):
@@ -285,6 +369,13 @@ class Stager:
         return records
 
     def discard(self) -> None:
+        """Remove the staging directory and stop warm-ups still running (unneeded by now)."""
+        if self._warm_pool is not None:
+            self._warm_pool.shutdown(wait=False, cancel_futures=True)
+            if any(not future.done() for future in self._warming.values()):
+                git.stop_all()
+            self._warm_pool.shutdown(wait=True)
+            self._warm_pool = None
         if self._root is not None:
             fsutil.remove_tree(self._root)
             self._root = None

@@ -45,9 +45,11 @@ class Options:
     wait_seconds: float = 0.0
     progress: Progress = _ignore
     cache: GitCache | None = None
+    #: Seconds without a byte from git before a transfer is abandoned (None: $KPB_TIMEOUT/60).
+    timeout: float | None = None
 
     def git_cache(self) -> GitCache:
-        return self.cache or GitCache(offline=self.offline)
+        return self.cache or GitCache(offline=self.offline, timeout=self.timeout)
 
     def layout(self) -> Layout:
         return Layout(self.project, self.vendor_dir)
@@ -194,6 +196,7 @@ def _run(
         key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
         records = vendorrecord.load(opts.project, opts.vendor_dir, key)
         stager = Stager(layout, opts.git_cache(), old, opts.progress, opts.jobs, records)
+        stager.lock = {d.name: d for d in lock.dependencies}
         result = _resolve_and_publish(opts, jf, lock, stager)
         removed = vendortree.clean(
             opts.vendor_dir,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from kubeprom_build import vendor
 from kubeprom_build.cli.app import GlobalOptions, app, options, stderr, stdout
@@ -52,6 +53,16 @@ PinsOpt = Annotated[
 JobsOpt = Annotated[
     int,
     typer.Option("-j", "--jobs", min=1, max=64, help="How many remotes to fetch from at once."),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        show_default=False,
+        help="Give up on a remote that sends no data for this long (default: $KPB_TIMEOUT, "
+        "else 60).",
+    ),
 ]
 
 
@@ -104,8 +115,37 @@ UPDATE_HELP = _paragraphs(
 )
 
 
+#: Columns of the live display besides the package name: bar, count, status, elapsed time.
+_BAR_WIDTH = 10
+_STATUS_WIDTH = 20
+_FIXED_WIDTH = _BAR_WIDTH + 7 + _STATUS_WIDTH + 7 + 4
+_SHA = re.compile(r"\A[0-9a-f]{40}([0-9a-f]{24})?\Z")
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` in at most ``width`` columns, cut in the middle: a package's host and its
+    last path components are what tell packages apart."""
+    if len(text) <= width:
+        return text
+    if width < 3:
+        return text[:width]
+    tail = (width - 1) // 2
+    head = width - 1 - tail
+    return f"{text[:head]}…{text[len(text) - tail :]}"
+
+
+def _version(detail: str) -> str:
+    return detail[:12] if _SHA.match(detail) else detail
+
+
 class _Reporter:
-    """Renders vendoring events: rich progress on a terminal, plain lines elsewhere."""
+    """Renders vendoring events: rich progress on a terminal, plain lines elsewhere.
+
+    Plain output names each package once when its fetch starts (``fetching``), once when it is
+    in place (``fetched``/``linked``) and each removal; packages already in place only count
+    in the summary, so a no-op run prints one line. The live display keeps one row per
+    package within the terminal's width (names elided in the middle, never wrapped).
+    """
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
@@ -116,17 +156,19 @@ class _Reporter:
         self.lock = threading.Lock()
         self.reported: set[tuple[str, str]] = set()
         self.finished: set[str] = set()
+        self.name_width = 40
 
     @contextlib.contextmanager
     def active(self) -> Iterator[_Reporter]:
         if not self.live:
             yield self
             return
+        self.name_width = max(12, stderr.width - _FIXED_WIDTH)
         self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
+            TextColumn("{task.description}", table_column=_column(self.name_width)),
+            BarColumn(bar_width=_BAR_WIDTH),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TextColumn("{task.fields[status]}", table_column=_column(_STATUS_WIDTH)),
             TimeElapsedColumn(),
             console=stderr,
             transient=False,
@@ -149,6 +191,7 @@ class _Reporter:
             return
         self.reported.add((event.kind, event.name))
         lines = {
+            "fetching": f"fetching {event.name} {_version(event.detail)}",
             "fetched": f"fetched  {event.name} {event.detail[:12]}",
             "linked": f"linked   {event.name} -> {event.detail}",
             "removed": f"CLEAN    {event.name}",
@@ -160,18 +203,29 @@ class _Reporter:
         progress = self.progress
         assert progress is not None
         if event.kind == "removed":
-            progress.console.print(f"CLEAN {event.name}", markup=False)
+            line = elide(f"CLEAN {event.name}", progress.console.width)
+            progress.console.print(line, markup=False, highlight=False, no_wrap=True)
             return
         task = self.tasks.get(event.name)
         if task is None:
-            task = self.tasks[event.name] = progress.add_task(event.name, total=1, status="")
+            shown = elide(event.name, self.name_width)
+            task = self.tasks[event.name] = progress.add_task(shown, total=1, status="")
             progress.update(self.total, total=len(self.tasks))
         done = event.kind in ("fetched", "cached", "linked")
-        status = f"{event.kind} {event.detail[:12]}" if event.kind == "fetched" else event.kind
-        progress.update(task, completed=1 if done else 0, status=status)
+        status: str = event.kind
+        if event.kind == "fetching":
+            status = f"fetching {_version(event.detail)}"
+        elif event.kind == "fetched":
+            status = f"fetched {event.detail[:12]}"
+        progress.update(task, completed=1 if done else 0, status=elide(status, _STATUS_WIDTH))
         if done and event.name not in self.finished:  # count each package once
             self.finished.add(event.name)
             progress.advance(self.total)
+
+
+def _column(width: int) -> Column:
+    """A table column of exactly ``width`` cells that never wraps."""
+    return Column(width=width, min_width=width, max_width=width, no_wrap=True, overflow="crop")
 
 
 @contextlib.contextmanager
@@ -192,7 +246,13 @@ def _warnings() -> Iterator[None]:
 
 
 def _options(
-    glob: GlobalOptions, reporter: _Reporter, *, offline: bool, pins: bool, jobs: int
+    glob: GlobalOptions,
+    reporter: _Reporter,
+    *,
+    offline: bool,
+    pins: bool,
+    jobs: int,
+    timeout: float | None = None,
 ) -> vendor.Options:
     return vendor.Options(
         project=glob.project,
@@ -202,6 +262,7 @@ def _options(
         jobs=jobs,
         wait_seconds=glob.wait_seconds,
         progress=reporter,
+        timeout=timeout,
     )
 
 
@@ -212,12 +273,13 @@ def _vendoring(
     offline: bool,
     pins: bool,
     jobs: int,
+    timeout: float | None = None,
     show_changes: bool = False,
 ) -> None:
     """What every vendoring command does around its core call: progress, warnings, summary."""
     glob = options(ctx)
     reporter = _Reporter(glob.quiet)
-    opts = _options(glob, reporter, offline=offline, pins=pins, jobs=jobs)
+    opts = _options(glob, reporter, offline=offline, pins=pins, jobs=jobs, timeout=timeout)
     with _warnings(), reporter.active():
         outcome = action(opts)
     if show_changes:
@@ -269,13 +331,14 @@ def install(
     offline: OfflineOpt = False,
     upstream_pins: PinsOpt = False,
     jobs: JobsOpt = 8,
+    timeout: TimeoutOpt = None,
 ) -> None:
     """Add or change dependencies, then vendor (help text: INSTALL_HELP)."""
 
     def action(opts: vendor.Options) -> vendor.Outcome:
         return vendor.install(opts, uris or [], legacy_name=legacy_name, single=single)
 
-    _vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs)
+    _vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout)
 
 
 @app.command("vendor", help=VENDOR_HELP)
@@ -292,12 +355,13 @@ def vendor_command(
     offline: OfflineOpt = False,
     upstream_pins: PinsOpt = False,
     jobs: JobsOpt = 8,
+    timeout: TimeoutOpt = None,
 ) -> None:
     """Make vendor/ what the lock pins (help text: VENDOR_HELP)."""
     if verify:
         _verify(options(ctx))
         return
-    _vendoring(ctx, vendor.vendor, offline=offline, pins=upstream_pins, jobs=jobs)
+    _vendoring(ctx, vendor.vendor, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout)
 
 
 def _verify(glob: GlobalOptions) -> None:
@@ -329,13 +393,22 @@ def update(
     offline: UpdateOfflineOpt = False,
     upstream_pins: PinsOpt = False,
     jobs: JobsOpt = 8,
+    timeout: TimeoutOpt = None,
 ) -> None:
     """Move dependencies and rewrite the lock (help text: UPDATE_HELP)."""
 
     def action(opts: vendor.Options) -> vendor.Outcome:
         return vendor.update(opts, deps or [])
 
-    _vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs, show_changes=True)
+    _vendoring(
+        ctx,
+        action,
+        offline=offline,
+        pins=upstream_pins,
+        jobs=jobs,
+        timeout=timeout,
+        show_changes=True,
+    )
 
 
 def _print_changes(outcome: vendor.Outcome) -> None:
