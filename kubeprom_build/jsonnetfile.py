@@ -94,6 +94,8 @@ class LocalSource:
         """Refuse directories that cannot name a package; the boundary check is vendor's job."""
         if not self.directory or _CONTROL.search(self.directory):
             raise ConfigError(f"directory {self.directory!r} is empty or has control characters")
+        if not uri.is_text(self.directory):
+            raise ConfigError(f"directory {self.directory!r} is not UTF-8 text")
         if "\\" in self.directory:
             raise ConfigError(f"directory {self.directory!r} must use '/' separators")
         if self.name in ("", ".", ".."):

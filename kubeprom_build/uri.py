@@ -123,6 +123,21 @@ def check_remote(remote: str) -> None:
         raise ConfigError(f"remote {remote!r} uses a '<transport>::' helper, which kpb refuses")
     if _CONTROL.search(remote):
         raise ConfigError(f"remote {remote!r} contains control characters")
+    if not is_text(remote):
+        raise ConfigError(f"remote {remote!r} is not UTF-8 text")
+
+
+def is_text(value: str) -> bool:
+    """False for a string holding undecodable bytes (Python's surrogate escapes).
+
+    A command-line argument or file name that is not UTF-8 reaches Python as lone surrogates;
+    jsonnetfiles, locks and records are UTF-8 JSON, so such a value could never be written.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def network_remote(remote: str) -> str:

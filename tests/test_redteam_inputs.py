@@ -1,0 +1,76 @@
+"""Red-team findings on command-line input (issue 7, classes 3 and 7).
+
+Arguments that are not UTF-8 reach Python as lone surrogates; ``kpb install`` accepted them as a
+subdir, a version or a local directory and then crashed writing the jsonnetfile (exit 70, a
+traceback), and ``--vendor-dir $'\\xff'`` vendored into that directory and crashed writing the
+record. ``--vendor-dir $'vendor\\n'`` (a script's stray newline) silently created a second,
+invisible vendor directory. Each now gets one line and changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kubeprom_build.cli import run
+from tests.helpers.gitrepos import World, git_dep, github_world, snapshot, write_jsonnetfile
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    world = github_world(tmp_path, monkeypatch)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    path = tmp_path / "project"
+    path.mkdir()
+    world.remote("org/good", {"g.libsonnet": "{}\n"})
+    write_jsonnetfile(path, [git_dep(World.url("org/good"))])
+    assert run(["-C", str(path), "vendor"]) == 0
+    os.mkdir(path / os.fsdecode(b"\xff"))  # a directory with an undecodable name
+    return path
+
+
+def _one_line_refusal(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> str:
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    code = run(["-C", str(project), *args])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, err
+    assert snapshot(tmp_path) == before
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        b"https://github.com/org/good.git/\xff",  # subdir
+        b"github.com/org/good@\xff",  # version
+        b"github.com/org/good/sub\xff@master",
+        b"\xff",  # an existing local directory
+    ],
+)
+def test_install_of_a_non_utf8_argument_is_refused(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], uri: bytes
+) -> None:
+    line = _one_line_refusal(project, tmp_path, capsys, ["install", os.fsdecode(uri)])
+    assert "UTF-8" in line, line
+
+
+@pytest.mark.parametrize(
+    "vendor_dir", [b"\xff", b"vendor\n", b"vendor\r", b"ven\tdor", b"vendor\x7f", b"\x1b[2Jv"]
+)
+def test_vendor_dir_with_control_or_undecodable_characters_is_refused(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], vendor_dir: bytes
+) -> None:
+    line = _one_line_refusal(
+        project, tmp_path, capsys, ["--vendor-dir", os.fsdecode(vendor_dir), "vendor"]
+    )
+    assert "--vendor-dir" in line, line
