@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kubeprom_build.cli import run
+from tests.helpers import projects
 from tests.helpers.gitrepos import World, git_dep, github_world, snapshot, write_jsonnetfile
 
 
@@ -74,3 +75,34 @@ def test_vendor_dir_with_control_or_undecodable_characters_is_refused(
         project, tmp_path, capsys, ["--vendor-dir", os.fsdecode(vendor_dir), "vendor"]
     )
     assert "--vendor-dir" in line, line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--ext-str", "s=Secret\udcffValue"],
+        ["--ext-code", 's="Secret\udcffValue"'],
+        ["--tla-str", "s=Secret\udcffValue"],
+        ["--ext-str", "s"],  # from the environment
+        ["--ext-str", "\udcff=SecretValue"],
+    ],
+)
+def test_non_utf8_variables_are_refused_without_quoting_them(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+) -> None:
+    """A non-UTF-8 value crashed the stamp digest (exit 70, a traceback) after evaluation."""
+    monkeypatch.setenv("s", "Secret\udcffValue")
+    project = projects.make_project(tmp_path / "p")
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    code = run(["-C", str(project), "build", "dev", *args])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    assert "Traceback" not in captured.err
+    errors = [line for line in captured.err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "UTF-8" in errors[0], captured.err
+    assert "Secret" not in captured.out + captured.err
+    assert snapshot(tmp_path) == before
