@@ -84,3 +84,27 @@ def test_a_number_in_a_code_file_is_masked(tmp_path: Path, engine: str, env: str
     out = done.stdout + done.stderr
     assert PIN not in out
     assert PIN[::-1] not in out
+
+
+@pytest.mark.parametrize("engine", ["rs", "go"])
+def test_a_long_mapping_key_holding_a_secret_is_not_shown_truncated(
+    tmp_path: Path, engine: str
+) -> None:
+    """yamlemit quoted the first 40 characters of a key over 128 bytes: most of a longer
+    secret, in a form (a prefix) that no redaction pattern recognises."""
+    secret = "AbcdefghijklmnopqrstuvwxyzSECRETpartTWO0123456789"
+    env = (
+        "{ 'a.yaml': { apiVersion: 'v1', kind: 'ConfigMap', "
+        "data: { [std.extVar('s') + std.repeat('x', 100)]: 'v' } } }"
+    )
+    project = projects.make_project(tmp_path / "p", {"dev": env})
+    done = subprocess.run(
+        [*KPB, "-C", str(project), "build", "dev", "--engine", engine, "--ext-str", f"s={secret}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "longer than 128 bytes" in done.stderr
+    assert secret[:12] not in done.stdout + done.stderr
