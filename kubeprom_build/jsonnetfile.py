@@ -222,6 +222,9 @@ class _Fields:
             return default
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             self.fail(f"expected {kind.__name__}, got {_json_type(value)}", key)
+        if isinstance(value, str) and not uri.is_text(value):
+            # "\ud800" is valid JSON but not text: the file could never be written back
+            self.fail("holds a lone surrogate escape (\\ud800-\\udfff), which is not text", key)
         return value
 
     def child(self, key: str) -> _Fields | None:

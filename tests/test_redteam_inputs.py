@@ -9,6 +9,7 @@ invisible vendor directory. Each now gets one line and changes nothing.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -106,3 +107,31 @@ def test_non_utf8_variables_are_refused_without_quoting_them(
     assert len(errors) == 1 and "UTF-8" in errors[0], captured.err
     assert "Secret" not in captured.out + captured.err
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("field", ["version", "subdir", "name", "nested"])
+def test_lone_surrogate_escapes_in_a_jsonnetfile_are_refused(
+    project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+) -> None:
+    """``"\\ud800"`` is valid JSON but not text: kpb accepted it and crashed writing the lock
+    (exit 70, a traceback), also when a dependency's own jsonnetfile held it."""
+    dep = git_dep(World.url("org/good"))
+    if field == "version":
+        dep["version"] = "\ud800"
+    elif field == "subdir":
+        dep["source"]["git"]["subdir"] = "sub\udfff"
+    elif field == "name":
+        dep["name"] = "\ud800"
+    else:
+        world = World(tmp_path / "remotes")
+        nested = git_dep(World.url("org/good"), version="\ud800")
+        body = {"version": 1, "dependencies": [nested]}
+        world.remote("org/outer", {"jsonnetfile.json": json.dumps(body)})
+        dep = git_dep(World.url("org/outer"))
+    (project / "jsonnetfile.json").write_text(json.dumps({"version": 1, "dependencies": [dep]}))
+    line = _one_line_refusal(project, tmp_path, capsys, ["vendor"])
+    assert "surrogate" in line, line
