@@ -113,3 +113,35 @@ def test_verify_is_not_weakened_by_a_committed_record(tmp_path: Path, world: Wor
     body["entries"] = [[e.path, e.kind, e.detail, e.executable] for e in found.entries]
     record_path.write_text(json.dumps(record))
     assert run(["-C", str(project), "vendor", "--verify"]) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="buildstate.is_fresh reads any path a stamp names")
+def test_a_stamp_naming_dev_zero_as_input_is_not_read(tmp_path: Path) -> None:
+    """``.kpb/build/<env>.json`` lists input files by path; ``is_fresh`` reads each with
+    ``read_bytes`` after joining it to the root, so a stamp (force-committed like the record)
+    naming ``/dev/zero`` reads until ``MemoryError`` (exit 70), a FIFO hangs the build, and any
+    absolute path is read for a digest comparison."""
+    from tests.helpers import projects
+
+    project = projects.make_project(tmp_path / "p")
+    assert run(["-C", str(project), "build", "dev"]) == 0
+    stamp = project / ".kpb" / "build" / "dev.json"
+    body = json.loads(stamp.read_text())
+    body["inputs"] = {"/dev/zero": "0" * 64, **body["inputs"]}
+    stamp.write_text(json.dumps(body))
+    done = subprocess.run(
+        [*KPB, "-C", str(project), "build", "dev"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_limit_memory,
+    )
+    assert done.returncode == 0, done.stderr[-300:]
+    assert "Traceback" not in done.stderr
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
