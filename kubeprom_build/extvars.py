@@ -99,6 +99,7 @@ def parse_variables(
     for flag, arg in specs:
         kind, code, from_file = FLAGS[flag]
         name, value = _parse_one(flag, arg, from_file, env)
+        _check_text(flag, name, value)
         if code:
             check_code_nesting(flag, name, value)
         if (kind, name) in seen:
@@ -111,6 +112,18 @@ def parse_variables(
         tla_vars=tables[("tla", False)],
         tla_codes=tables[("tla", True)],
     )
+
+
+def _check_text(flag: str, name: str, value: str) -> None:
+    """Refuse a name or value that is not UTF-8 (an argument or environment variable with raw
+    bytes arrives as lone surrogates): the engines take UTF-8, and the stamps' digest and
+    every redaction pattern encode it. The value itself is never quoted."""
+    for what, text in (("name", name), ("value", value)):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = ascii(name) if what == "name" else name
+            raise ConfigError(f"{flag} {shown}: the {what} is not UTF-8 text") from None
 
 
 def _parse_one(flag: str, arg: str, from_file: bool, env: Mapping[str, str]) -> tuple[str, str]:

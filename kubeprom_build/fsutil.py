@@ -13,6 +13,7 @@ import ctypes.util
 import errno
 import fcntl
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -293,6 +294,10 @@ _SOURCE_DIRS = ("jsonnet", "environments")
 _PROJECT_MARKERS = (".git", *_SOURCE_DIRS, "jsonnetfile.json", "jsonnetfile.lock.json")
 
 
+#: A newline (``'vendor\n'`` from a script) or undecodable bytes make a directory nobody meant.
+_CONTROL_OR_UNDECODABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def check_vendor_dir(project: Path, vendor_dir: Path | str) -> Path:
     """The vendor dir below ``project`` after proving kpb may prune it.
 
@@ -301,6 +306,11 @@ def check_vendor_dir(project: Path, vendor_dir: Path | str) -> Path:
     the way) and not the project, its sources, its output, its state or another repository.
     """
     given = str(vendor_dir)
+    if _CONTROL_OR_UNDECODABLE.search(given):
+        raise ConfigError(
+            f"--vendor-dir {given!r} holds a control character or bytes that are not UTF-8; "
+            "use a plain directory name, such as vendor"
+        )
     path = Path(vendor_dir)
     if path.is_absolute():
         try:

@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 from kubeprom_build import uri
 from kubeprom_build.errors import ConfigError
-from kubeprom_build.fsutil import atomic_write_bytes
+from kubeprom_build.fsutil import atomic_write_bytes, enclosing_repo_root
 
 log = logging.getLogger("kpb")
 _T = TypeVar("_T")
@@ -94,6 +94,8 @@ class LocalSource:
         """Refuse directories that cannot name a package; the boundary check is vendor's job."""
         if not self.directory or _CONTROL.search(self.directory):
             raise ConfigError(f"directory {self.directory!r} is empty or has control characters")
+        if not uri.is_text(self.directory):
+            raise ConfigError(f"directory {self.directory!r} is not UTF-8 text")
         if "\\" in self.directory:
             raise ConfigError(f"directory {self.directory!r} must use '/' separators")
         if self.name in ("", ".", ".."):
@@ -220,6 +222,9 @@ class _Fields:
             return default
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             self.fail(f"expected {kind.__name__}, got {_json_type(value)}", key)
+        if isinstance(value, str) and not uri.is_text(value):
+            # "\ud800" is valid JSON but not text: the file could never be written back
+            self.fail("holds a lone surrogate escape (\\ud800-\\udfff), which is not text", key)
         return value
 
     def child(self, key: str) -> _Fields | None:
@@ -370,8 +375,10 @@ def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
     """The bytes of ``path`` if it is a regular file of at most :data:`MAX_BYTES`.
 
     Opened without blocking and checked with ``fstat`` before reading, so a FIFO, a device or
-    a directory is refused at once instead of hanging or reading forever.
+    a directory is refused at once instead of hanging or reading forever. A committed link
+    is followed only to a file inside the project's repository (:func:`_refuse_outside_link`).
     """
+    _refuse_outside_link(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -399,6 +406,25 @@ def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
     if len(data) > MAX_BYTES:
         raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB")
     return data
+
+
+def _refuse_outside_link(path: Path) -> None:
+    """Refuse a project file that is a symlink leading out of the project's repository.
+
+    A cloned project may commit ``jsonnetfile.json -> ~/.config/x.json``: reading it would read
+    (and quote in error messages) a file the project has no business with. A link to another
+    file of the same repository (a monorepo sharing one file) is still followed, like
+    ``jsonnet/`` and ``environments/`` links (docs/security.md, project directories).
+    """
+    if not os.path.islink(path):
+        return
+    boundary = enclosing_repo_root(path.parent)
+    real = Path(os.path.realpath(path))
+    if real == boundary or boundary not in real.parents:
+        raise ConfigError(
+            f"{path}: is a symlink to {os.readlink(path)}, outside the repository {boundary}; "
+            "kpb reads the project's files only inside it: replace the link with the file"
+        )
 
 
 # --------------------------------------------------------------------------- writing

@@ -229,12 +229,26 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _code_strings(code: str) -> list[str]:
-    """String leaves of ``code`` read as JSON, else the string literals of the jsonnet text."""
+    """String and number leaves of ``code`` read as JSON, else the string literals and the bare
+    words of the jsonnet text.
+
+    A secrets file is JSON until someone drops a quote: then a value is no longer a literal
+    but an identifier or a number, and the engines quote exactly those tokens in their errors
+    (``variable is not defined: Hunter2``, ``got "9"``). Numbers (a PIN) count as values too.
+    Bare words and numbers shorter than :data:`MIN_LENGTH` are left out: they are not string
+    secrets, and counting them would hide every engine message.
+    """
+    numbers: list[str] = []
+
+    def keep(raw: str) -> int:
+        numbers.append(raw)
+        return 0
+
     try:
-        document = json.loads(code)
+        document = json.loads(code, parse_int=keep, parse_float=keep)
     except (ValueError, RecursionError):
-        return list(_literals(code))
-    leaves: list[str] = []
+        return [*_literals(code), *_bare_words(code)]
+    leaves: list[str] = [form for raw in numbers for form in _number_forms(raw)]
     stack: list[object] = [document]
     while stack:
         item = stack.pop()
@@ -295,3 +309,53 @@ def _dedent(block: str) -> str:
     lines = block.split("\n")
     indent = len(lines[0]) - len(lines[0].lstrip(" \t"))
     return "\n".join(line[indent:] for line in lines) + "\n"
+
+
+#: Words of jsonnet itself: never secret, and common in every engine message.
+_KEYWORDS = frozenset(
+    [
+        "assert",
+        "else",
+        "error",
+        "false",
+        "for",
+        "function",
+        "if",
+        "import",
+        "importstr",
+        "importbin",
+        "in",
+        "local",
+        "null",
+        "tailstrict",
+        "then",
+        "self",
+        "super",
+        "true",
+        "std",
+    ]
+)
+_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9][0-9.eE+\-]*")  # what the lexers quote
+_RUNS = re.compile(r"[^\s\"'{}\[\](),:;]+")  # a value that lost its quotes, as one piece
+
+
+def _bare_words(code: str) -> Iterator[str]:
+    """Identifiers, numbers and runs of non-blank text outside literals and comments."""
+    rest = _TOKEN.sub(" ", code)
+    for pattern in (_WORDS, _RUNS):
+        for found in pattern.finditer(rest):
+            word = found.group(0)
+            if len(word) >= MIN_LENGTH and word not in _KEYWORDS:
+                yield word
+
+
+def _number_forms(raw: str) -> list[str]:
+    """A JSON number as written and as the engines print it; short ones are left out."""
+    forms = {raw, raw.lstrip("-")}
+    try:
+        value = abs(float(raw))
+        integral = value.is_integer() and value < 1e17
+        forms.add(str(int(value)) if integral else repr(value))
+    except (ValueError, OverflowError):
+        pass
+    return sorted(f for f in forms if len(f) >= MIN_LENGTH)

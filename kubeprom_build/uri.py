@@ -123,6 +123,21 @@ def check_remote(remote: str) -> None:
         raise ConfigError(f"remote {remote!r} uses a '<transport>::' helper, which kpb refuses")
     if _CONTROL.search(remote):
         raise ConfigError(f"remote {remote!r} contains control characters")
+    if not is_text(remote):
+        raise ConfigError(f"remote {remote!r} is not UTF-8 text")
+
+
+def is_text(value: str) -> bool:
+    """False for a string holding undecodable bytes (Python's surrogate escapes).
+
+    A command-line argument or file name that is not UTF-8 reaches Python as lone surrogates;
+    jsonnetfiles, locks and records are UTF-8 JSON, so such a value could never be written.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def network_remote(remote: str) -> str:
@@ -140,9 +155,18 @@ def network_remote(remote: str) -> str:
             "only the project's own jsonnetfile may name a local path or file:// URL"
         )
     canonical = canonical_remote(remote)
-    host = remote_name_parts(remote).host
-    if not _NETWORK_HOST.fullmatch(host):
-        raise ConfigError(f"remote {remote!r}: {host!r} is not a host name (HOST or HOST:PORT)")
+    parts = remote_name_parts(remote)
+    if not _NETWORK_HOST.fullmatch(parts.host):
+        raise ConfigError(
+            f"remote {remote!r}: {parts.host!r} is not a host name (HOST or HOST:PORT)"
+        )
+    if "%" in parts.user or "%" in parts.repo:
+        # jb's ssh patterns take any text as USER; git decodes percent-escapes when a user's
+        # insteadOf turns the URL into a file:// mirror, where %2e%2e climbs out of it.
+        raise ConfigError(
+            f"remote {remote!r}: percent-escapes are refused in a dependency's remote (git "
+            "decodes them for file:// mirrors, where '%2e%2e' would leave the mirror)"
+        )
     return canonical
 
 

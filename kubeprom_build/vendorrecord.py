@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubeprom_build import fsutil, jsonnetfile
+from kubeprom_build import fsutil, jsonnetfile, safefs
 from kubeprom_build.checksum import Entry, PackageScan
 from kubeprom_build.jsonnetfile import JsonnetFile
 
@@ -34,6 +34,8 @@ log = logging.getLogger("kpb")
 FORMAT = 2
 _FILE = "vendor-record.json"
 _SHOWN = 5
+#: A record is a few hundred KiB for kube-prometheus; anything far larger is not kpb's.
+MAX_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,10 @@ def load(project: Path, vendor_dir: Path, key: str) -> dict[str, Record]:
     """The records of ``vendor_dir``'s packages; empty when absent, unreadable or for another
     vendor directory. Records of trees unlike their lock are dropped when ``key`` changed."""
     try:
-        raw = json.loads(_path(project).read_text(encoding="utf-8"))
+        # A link (a committed ``.kpb/vendor-record.json -> /dev/zero``), a FIFO or a huge file
+        # is not a record: O_NOFOLLOW, no blocking open, regular files of bounded size only.
+        fd = os.open(_path(project), safefs.READ_FLAGS)
+        raw = json.loads(safefs.read_fd(fd, limit=MAX_BYTES).decode("utf-8"))
         if raw.get("format") != FORMAT or raw.get("vendor_dir") != _rel(project, vendor_dir):
             return {}
         records = {

@@ -341,7 +341,10 @@ def _check_key(key: object) -> str:
     if _KEY_BREAKS.search(key):
         raise _Reject(f"mapping key {key!r} contains a line break")
     if len(key) > 32 and len(key.encode("utf-8", "surrogatepass")) > 128:
-        raise _Reject(f"mapping key {key[:40]!r}... is longer than 128 bytes")
+        # Not quoted: the path already names it in full, where the secret redactor can
+        # recognise it; a truncated copy could show most of a secret no pattern matches.
+        size = len(key.encode("utf-8", "surrogatepass"))
+        raise _Reject(f"mapping key is longer than 128 bytes ({size} bytes)")
     return key if type(key) is str else str(key)
 
 

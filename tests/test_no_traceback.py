@@ -116,7 +116,7 @@ FILE_CASES: dict[str, FileCase] = {
     ),
     "lock is a link to /dev/zero": (
         lambda p: _replace(p / "jsonnetfile.lock.json", lambda q: q.symlink_to("/dev/zero")),
-        ("jsonnetfile.lock.json", "not a regular file"),
+        ("jsonnetfile.lock.json", "symlink to /dev/zero"),
     ),
     "lock larger than 16 MiB": (
         lambda p: os.truncate(p / "jsonnetfile.lock.json", 17 << 20),
