@@ -17,6 +17,7 @@ git's own ``http.lowSpeedLimit``/``lowSpeedTime`` with the same limit.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -29,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -217,10 +219,24 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or _SAFE_ENV.match(k)}
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GIT_PROTOCOL_FROM_USER"] = "0"
+    env["GIT_CEILING_DIRECTORIES"] = os.path.dirname(_nowhere())  # never search upwards
     env["LC_ALL"] = "C"
     if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env and not _user_ssh_command():
         env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"  # ssh must not prompt either
     return env
+
+
+@functools.lru_cache(maxsize=1)
+def _nowhere() -> str:
+    """An empty private directory to run git in when no repository is meant (ls-remote).
+
+    git discovers a repository from its working directory and obeys that repository's config
+    (an ``uploadpack`` program, ``insteadOf``). The caller's cwd may be a project that commits
+    a folder shaped like a bare repository, or a vendored package, so git never runs there.
+    """
+    path = tempfile.mkdtemp(prefix="kpb-git-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 @functools.lru_cache(maxsize=1)
@@ -232,7 +248,7 @@ def _user_ssh_command() -> bool:
         stdin=subprocess.DEVNULL,
         check=False,
         env={k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_CONFIG_PARAMETERS")},
-        cwd="/",
+        cwd=_nowhere(),
     )
     return bool(proc.stdout.strip())
 
@@ -348,7 +364,7 @@ def _spawn(argv: list[str], cwd: Path | None, stdin: int) -> subprocess.Popen[by
     (``git-remote-https``, ``index-pack``) and nothing keeps our pipes open."""
     proc = subprocess.Popen(
         argv,
-        cwd=cwd,
+        cwd=cwd if cwd is not None else _nowhere(),
         env=clean_env(),
         stdin=stdin,
         stdout=subprocess.PIPE,
