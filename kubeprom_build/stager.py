@@ -25,6 +25,7 @@ import errno
 import logging
 import os
 import re
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -316,12 +317,17 @@ class Stager:
     def upstream_lock(self, dep: Dependency) -> JsonnetFile | None:
         if not isinstance(dep.source, GitSource):
             return None
-        staged = self._location(dep.name) if dep.name in self.staged else None
-        for directory in (staged, self.layout.package(dep)):
-            shown = f"{dep.name}/{LOCK_NAME}"
-            data = read_package_file(directory, LOCK_NAME, shown) if directory else None
-            if data is not None:
-                return jsonnetfile.parse_pins(data, shown)
+        # The package as this run has it: staged, else vendor/<name> if it is a real directory
+        # (a committed link there must not make kpb read a lock from elsewhere).
+        if dep.name in self.staged:
+            directory = self._location(dep.name)
+        else:
+            package = self.layout.package(dep)
+            directory = package if _is_real_dir(package) else None
+        shown = f"{dep.name}/{LOCK_NAME}"
+        data = read_package_file(directory, LOCK_NAME, shown) if directory else None
+        if data is not None:
+            return jsonnetfile.parse_pins(data, shown)
         data = self.cache.read_file(dep.source.remote, dep.version, LOCK_NAME)
         if data is None:
             return None
@@ -379,6 +385,13 @@ class Stager:
         if self._root is not None:
             fsutil.remove_tree(self._root)
             self._root = None
+
+
+def _is_real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _nests(a: str, b: str) -> bool:
