@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import kubeprom_build
-from kubeprom_build import __version__, fsutil
+from kubeprom_build import __version__, fsutil, safefs
 
 FORMAT = 3  # 2: file hashes are salted too; 3: the writing kpb is recorded
 
@@ -142,10 +142,21 @@ def is_fresh(stamp: Stamp, settings: str, root: Path, output: Mapping[str, bytes
         if any(os.path.isfile(os.path.join(root, m)) for m in lookup.missing):
             return False
     for path, expected in stamp.inputs.items():
-        try:
-            data = Path(os.path.join(root, path)).read_bytes()
-        except OSError:
-            return False
-        if digest(data, stamp.salt) != expected:
+        data = _read_input(os.path.join(root, path))
+        if data is None or digest(data, stamp.salt) != expected:
             return False
     return True
+
+
+#: An input larger than this is not worth hashing: the build re-evaluates instead.
+_MAX_INPUT = 64 << 20
+
+
+def _read_input(path: str) -> bytes | None:
+    """A recorded input's bytes, or None: a stamp is local state that may have been edited, so
+    only a regular file of sane size is read (a FIFO or ``/dev/zero`` just means "rebuild")."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        return safefs.read_fd(fd, limit=_MAX_INPUT)
+    except OSError:
+        return None
