@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubeprom_build import fsutil, git
+from kubeprom_build import fsutil, git, safefs
 from kubeprom_build.errors import GitError
 
 log = logging.getLogger("kpb")
@@ -50,6 +50,35 @@ def entry_name(remote: str) -> str:
     slug = re.sub(r"[^a-z0-9._-]+", "-", tail).strip("-.")[-60:] or "remote"
     digest = hashlib.sha256(remote.encode()).hexdigest()[:12]
     return f"{slug}-{digest}"
+
+
+_SEAL = "record-seal"
+_SEAL_BYTES = 32
+
+
+def record_seal(root: Path, *, create: bool) -> bytes | None:
+    """The secret that seals kpb's vendor records, kept in the user's cache, never in a project.
+
+    A record in ``.kpb/`` says what a vendored package held; one committed by someone else
+    must not be trusted, and without this key nobody else can write one that verifies.
+    """
+    path = root / _SEAL
+    for _ in range(2):
+        try:
+            data = safefs.read_fd(os.open(path, safefs.READ_FLAGS), limit=_SEAL_BYTES)
+            return data if len(data) == _SEAL_BYTES else None
+        except FileNotFoundError:
+            if not create:
+                return None
+        root.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:
+            continue  # another kpb made it first
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(os.urandom(_SEAL_BYTES))
+    return None
 
 
 @dataclass(frozen=True)

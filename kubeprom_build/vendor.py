@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kubeprom_build import fsutil, git, jsonnetfile, uri, vendorrecord, vendortree
-from kubeprom_build.cache import GitCache
+from kubeprom_build.cache import GitCache, record_seal
 from kubeprom_build.errors import ConfigError, GitError
 from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
 from kubeprom_build.resolve import Conflict, Resolution, resolve
@@ -194,7 +194,8 @@ def _run(
     with _project_lock(opts):
         layout = opts.layout()
         key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
-        records = vendorrecord.load(opts.project, opts.vendor_dir, key)
+        seal = record_seal(opts.git_cache().root, create=True)
+        records = vendorrecord.load(opts.project, opts.vendor_dir, key, seal)
         stager = Stager(layout, opts.git_cache(), old, opts.progress, opts.jobs, records)
         stager.lock = {d.name: d for d in lock.dependencies}
         result = _resolve_and_publish(opts, jf, lock, stager)
@@ -208,7 +209,8 @@ def _run(
         new_key = vendorrecord.inputs_key(opts.vendor_dir, jf, new_lock)
         new_records = stager.records_of(result.lock)
         if (new_key, new_records) != (key, records):  # a no-op run writes nothing
-            vendorrecord.save(opts.project, opts.vendor_dir, new_key, new_records)
+            assert seal is not None  # created above; it cannot vanish while we hold it
+            vendorrecord.save(opts.project, opts.vendor_dir, new_key, new_records, seal)
         if write_jsonnetfile:
             jsonnetfile.save_if_changed(opts.project / jsonnetfile.FILE, jf, lock=False)
         wrote_lock = jsonnetfile.save_if_changed(opts.project / LOCK_NAME, new_lock, lock=True)
@@ -267,7 +269,8 @@ def ready(opts: Options) -> tuple[str, ...]:
     fsutil.check_vendor_dir(opts.project, opts.vendor_dir)
     jf, lock = _load(opts)
     key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
-    records = vendorrecord.load(opts.project, opts.vendor_dir, key)
+    seal = record_seal(opts.git_cache().root, create=False)  # ready() writes nothing
+    records = vendorrecord.load(opts.project, opts.vendor_dir, key, seal)
     layout = opts.layout()
     names = [dep.name for dep in jf.dependencies if lock.get(dep.name) is None]
     names += [
@@ -292,5 +295,6 @@ def verify(opts: Options) -> tuple[Problem, ...]:
         cache.export(dep.source.remote, dep.version, dep.source.subdir, dest)
 
     key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
-    records = vendorrecord.load(opts.project, opts.vendor_dir, key)
+    seal = record_seal(cache.root, create=False)
+    records = vendorrecord.load(opts.project, opts.vendor_dir, key, seal)
     return vendortree.verify(opts.layout(), jf, lock, records, original)

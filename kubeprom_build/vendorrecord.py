@@ -18,6 +18,7 @@ The record is local state (``.kpb/`` is never committed).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from kubeprom_build.jsonnetfile import JsonnetFile
 
 log = logging.getLogger("kpb")
 
-FORMAT = 2
+FORMAT = 3
 _FILE = "vendor-record.json"
 _SHOWN = 5
 #: A record is a few hundred KiB for kube-prometheus; anything far larger is not kpb's.
@@ -72,14 +73,23 @@ def _path(project: Path) -> Path:
     return project / fsutil.STATE_DIR_NAME / _FILE
 
 
-def load(project: Path, vendor_dir: Path, key: str) -> dict[str, Record]:
-    """The records of ``vendor_dir``'s packages; empty when absent, unreadable or for another
-    vendor directory. Records of trees unlike their lock are dropped when ``key`` changed."""
+def load(project: Path, vendor_dir: Path, key: str, seal: bytes | None) -> dict[str, Record]:
+    """The records of ``vendor_dir``'s packages; empty when absent, unreadable, for another
+    vendor directory or not sealed with ``seal`` (kpb's own key: a record someone else wrote,
+    e.g. force-committed, is ignored). Records of trees unlike their lock are dropped when
+    ``key`` changed."""
+    if seal is None:
+        return {}
     try:
         # A link (a committed ``.kpb/vendor-record.json -> /dev/zero``), a FIFO or a huge file
         # is not a record: O_NOFOLLOW, no blocking open, regular files of bounded size only.
         fd = os.open(_path(project), safefs.READ_FLAGS)
-        raw = json.loads(safefs.read_fd(fd, limit=MAX_BYTES).decode("utf-8"))
+        data = safefs.read_fd(fd, limit=MAX_BYTES)
+        mac, _, body = data.partition(b"\n")
+        if not hmac.compare_digest(mac.decode("ascii"), _mac(seal, body)):
+            log.debug("the vendor record is not sealed by this kpb; ignoring it")
+            return {}
+        raw = json.loads(body.decode("utf-8"))
         if raw.get("format") != FORMAT or raw.get("vendor_dir") != _rel(project, vendor_dir):
             return {}
         records = {
@@ -98,8 +108,11 @@ def load(project: Path, vendor_dir: Path, key: str) -> dict[str, Record]:
     return records
 
 
-def save(project: Path, vendor_dir: Path, key: str, records: Mapping[str, Record]) -> None:
-    """Replace the record atomically with ``records`` (the packages of the new lock)."""
+def save(
+    project: Path, vendor_dir: Path, key: str, records: Mapping[str, Record], seal: bytes
+) -> None:
+    """Replace the record atomically with ``records`` (the packages of the new lock), sealed:
+    the first line is an HMAC of the rest under ``seal``."""
     body = {
         "format": FORMAT,
         "vendor_dir": _rel(project, vendor_dir),
@@ -114,7 +127,12 @@ def save(project: Path, vendor_dir: Path, key: str, records: Mapping[str, Record
         },
     }
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    fsutil.atomic_write_bytes(fsutil.state_dir(project) / _FILE, data)
+    sealed = _mac(seal, data).encode("ascii") + b"\n" + data
+    fsutil.atomic_write_bytes(fsutil.state_dir(project) / _FILE, sealed)
+
+
+def _mac(seal: bytes, body: bytes) -> str:
+    return hmac.new(seal, body, hashlib.sha256).hexdigest()
 
 
 def _rel(project: Path, vendor_dir: Path) -> str:

@@ -123,9 +123,27 @@ def test_without_a_record_or_cache_verify_refuses_to_vouch(
     assert _verify(project).returncode == 0
 
 
+def test_a_record_written_elsewhere_is_not_trusted(project: Path, tmp_path: Path) -> None:
+    """The record is sealed with a key in the user's cache: a forged or foreign one is ignored
+    and --verify falls back to the pristine commit, which still sees the tampering."""
+    _move_bytes_between_files(project / PKG)
+    record = project / ".kpb/vendor-record.json"
+    seal, _, text = record.read_text().partition("\n")
+    body = json.loads(text)
+    from kubeprom_build.checksum import scan
+
+    found = scan(project / PKG)
+    entry = body["packages"]["github.com/org/lib"]
+    entry["entries"] = [[e.path, e.kind, e.detail, e.executable] for e in found.entries]
+    record.write_text(seal + "\n" + json.dumps(body))
+    result = _verify(project)
+    assert result.returncode == 1
+    assert "modified (changed: a.libsonnet, b.libsonnet)" in result.stderr
+
+
 def test_record_is_written_once_and_lists_names_types_modes(project: Path) -> None:
     record = project / ".kpb/vendor-record.json"
-    body = json.loads(record.read_text())
+    body = json.loads(record.read_text().partition("\n")[2])  # after the seal line
     entries = body["packages"]["github.com/org/lib"]["entries"]
     assert [e[:2] for e in entries] == [
         ["a.libsonnet", "file"],
