@@ -349,11 +349,17 @@ def check_vendor_dir(project: Path, vendor_dir: Path | str) -> Path:
 
 
 def enclosing_repo_root(start: Path) -> Path:
-    """The git work tree holding ``start``, else ``start`` itself: the boundary for reads."""
+    """The git work tree holding ``start``, else ``start`` itself: the boundary for reads.
+
+    A work tree at the home directory or above it (a dotfiles repository at ``$HOME``) is not
+    a project's repository: taking it would let imports read ``~/.ssh``, so the project itself
+    is the boundary then.
+    """
     start = start.resolve()
+    home = Path(os.path.realpath(os.path.expanduser("~")))
     for candidate in (start, *start.parents):
         if (candidate / ".git").exists():
-            return candidate
+            return start if candidate == home or candidate in home.parents else candidate
     return start
 
 
