@@ -297,7 +297,9 @@ def load(path: Path, *, missing_ok: bool) -> JsonnetFile:
     except FileNotFoundError:
         if missing_ok:
             return JsonnetFile()
-        raise ConfigError(f"{path}: not found (run 'kpb init' to create it)") from None
+        raise ConfigError(
+            f"{path}: not found; 'kpb -C {path.parent} init --minimal' creates an empty one"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     return parse(data, str(path))
