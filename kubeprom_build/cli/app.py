@@ -58,6 +58,11 @@ app = typer.Typer(
             "Run 'kpb COMMAND --help' for details. The project is the nearest directory "
             "upward holding jsonnetfile.json or environments/ (like git), unless -C is given.",
             GLOBAL_HELP,
+            "Examples:",
+            "  kpb init && kpb build dev        a new project and its first manifests",
+            "  kpb vendor && kpb build --all    vendor the lock, build every environment",
+            "  kpb build --check --all --json   CI: exit 1 if manifests/ is out of date",
+            "  kpb --install-completion         complete commands, environments, dependencies",
             "--json prints one JSON object on stdout, also on failure (docs/json.md).",
             EXIT_CODES_HELP,
         ]
@@ -202,6 +207,38 @@ def options(ctx: typer.Context) -> GlobalOptions:
 # --------------------------------------------------------------------------- the command line
 
 
+def _no_type_label(metavar: str | None) -> Any:
+    return lambda ctx: metavar or ""
+
+
+def _help_option(original: Any) -> Any:
+    def help_option(ctx: Any) -> Any:
+        option = original(ctx)
+        if option is not None:
+            option.display_type_rich = _no_type_label(None)
+        return option
+
+    return help_option
+
+
+def click_command() -> Any:
+    """The click group typer builds from :data:`app`, with help free of Python type labels.
+
+    typer prints a type column (``<bool>``, ``<list[str]>``, ``<int>``) that means nothing to
+    an SRE. Every option that takes a value has a metavar (DIR, N, NAME=FILE); flags and
+    arguments (already named by their metavar) show nothing in that column.
+    """
+    group = typer.main.get_command(app)
+    commands: dict[str, Any] = getattr(group, "commands", {})
+    for command in (group, *commands.values()):
+        command.get_help_option = _help_option(command.get_help_option)
+        for param in command.params:
+            option = getattr(param, "param_type_name", "") == "option"
+            if not option or param.is_flag or param.metavar is not None:
+                param.display_type_rich = _no_type_label(param.metavar if option else None)
+    return group
+
+
 def _value_options(command: Any) -> set[str]:
     """Spellings of ``command``'s options that take a value (their value is not an option)."""
     names: set[str] = set()
@@ -219,7 +256,7 @@ def hoist_global_options(argv: Sequence[str]) -> tuple[list[str], Invocation]:
     """
     args = list(argv)
     info = Invocation()
-    group = typer.main.get_command(app)
+    group = click_command()
     commands: dict[str, Any] = getattr(group, "commands", {})
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "--":
@@ -283,16 +320,17 @@ def error_document(message: str, kind: str) -> dict[str, Any]:
 def _invoke(args: list[str]) -> tuple[int, dict[str, Any] | None]:
     """Run the app once; every way it can end becomes (exit code, error document)."""
     try:
-        result = app(args=args, prog_name="kpb", standalone_mode=False)
+        result = click_command().main(args=args, prog_name="kpb", standalone_mode=False)
     except KpbError as err:
         message = str(err)
         stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
         return err.exit_code, error_document(message, err.kind)
     except typer.Exit as done:
-        return done.exit_code, None
+        result = done.exit_code
+    except SystemExit as done:  # typer's --show-completion and completion requests end so
+        result = done.code if isinstance(done.code, int) else EXIT_OK
     except (KeyboardInterrupt, typer.Abort):
-        stderr.print("interrupted", markup=False)
-        return EXIT_INTERRUPTED, error_document("interrupted", "interrupted")
+        result = EXIT_INTERRUPTED
     except typer.TyperException as usage:
         show = getattr(usage, "show", None)
         if callable(show):
@@ -307,7 +345,11 @@ def _invoke(args: list[str]) -> tuple[int, dict[str, Any] | None]:
         stderr.print("kpb hit an internal error (a bug); please report it with this trace:")
         stderr.print(traceback.format_exc(limit=-8), markup=False)
         return EXIT_BUG, error_document(f"internal error: {type(err).__name__}", "bug")
-    return (result if isinstance(result, int) else EXIT_OK), None
+    code = result if isinstance(result, int) else EXIT_OK
+    if code == EXIT_INTERRUPTED:  # typer turns KeyboardInterrupt into this code
+        stderr.print("interrupted", markup=False)
+        return code, error_document("interrupted", "interrupted")
+    return code, None
 
 
 def run(argv: Sequence[str] | None = None) -> int:
