@@ -24,15 +24,25 @@ def is_project(directory: Path) -> bool:
     return any(os.path.lexists(directory / marker) for marker in MARKERS)
 
 
-def find_project(start: Path) -> Path | None:
-    """The nearest directory from ``start`` upward that :func:`is_project`, else None."""
-    start = start.absolute()
-    for candidate in (start, *start.parents):
-        if is_project(candidate):
-            return candidate
+def find_project(start: Path, vendor_name: str = "vendor") -> Path | None:
+    """The nearest directory from ``start`` upward that :func:`is_project`, else None.
+
+    A vendored package carries its own jsonnetfile.json, so inside ``<project>/vendor/...`` the
+    nearest marker is the package's: the project is then the one that owns that vendor dir
+    (otherwise ``kpb vendor`` run there would vendor into vendor/).
+    """
+    chain: list[Path] = []
+    for candidate in (start.absolute(), *start.absolute().parents):
+        chain.append(candidate)
         if os.path.lexists(candidate / ".git"):
-            return None
-    return None
+            break
+    found = next((c for c in chain if is_project(c)), None)
+    if found is None:
+        return None
+    for outer in chain[chain.index(found) + 1 :]:
+        if is_project(outer) and found.is_relative_to(outer / vendor_name):
+            return outer
+    return found
 
 
 def not_found_message(start: Path) -> str:

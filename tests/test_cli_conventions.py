@@ -73,6 +73,28 @@ def test_build_from_a_subdirectory_finds_the_project(
     assert "up to date" in capsys.readouterr().out
 
 
+def test_inside_vendor_the_project_is_the_one_owning_vendor(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A vendored package has its own jsonnetfile.json; it is not the project."""
+    package = project / "vendor" / projects.KP
+    (package / "jsonnetfile.json").write_text('{"version": 1, "dependencies": []}')
+    (project / "jsonnetfile.json").write_text('{"version": 1, "dependencies": []}')
+    monkeypatch.chdir(package / "lib")
+    code, doc = kpb_json(capsys, "build", "dev", "--json")
+    assert code == 0 and env_of(doc)["output"] == "manifests/dev"
+    assert (project / "manifests" / "dev").is_dir()
+    assert not (package / "vendor").exists() and not (package / "manifests").exists()
+    (project / "deps").mkdir()
+    (project / "deps" / "pkg").mkdir()
+    (project / "deps" / "pkg" / "jsonnetfile.json").write_text("{}")
+    monkeypatch.chdir(project / "deps" / "pkg")
+    capsys.readouterr()
+    # The project (not deps/pkg) is found: dev exists, and its imports are searched in deps/.
+    assert run(["--vendor-dir", "deps", "build", "--check", "dev"]) == 3
+    assert "deps/kube-prometheus/main.libsonnet" in capsys.readouterr().err
+
+
 def test_minus_c_wins_over_discovery(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

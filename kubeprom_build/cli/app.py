@@ -184,7 +184,7 @@ def main_options(
         if root is None or not root.is_dir():
             raise ConfigError(f"project directory {project} does not exist")
     else:
-        root = projects.find_project(start)
+        root = projects.find_project(start, vendor_dir)
     vendor = Path(vendor_dir)
     if vendor.is_absolute() or ".." in vendor.parts:
         raise ConfigError(f"--vendor-dir {vendor_dir!r} must be a relative path inside the project")
