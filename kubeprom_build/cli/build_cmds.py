@@ -46,7 +46,7 @@ def _var_option(flag: str) -> Any:
 EnvsArg = Annotated[
     list[str] | None,
     typer.Argument(
-        metavar="[ENV]...",
+        metavar="ENV",
         help="Environments: dev means environments/dev.jsonnet or environments/dev/main.jsonnet; "
         "dev.jsonnet and environments/dev.jsonnet are accepted too.",
         show_default=False,

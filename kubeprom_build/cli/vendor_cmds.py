@@ -307,7 +307,7 @@ def install(
     uris: Annotated[
         list[str] | None,
         _many(
-            "[URI[@VERSION]]...",
+            "URI[@VERSION]",
             "Packages to add or change: github.com/OWNER/REPO\\[/SUBDIR]\\[@VERSION], an "
             "https/ssh remote, or a local directory. VERSION is a branch, tag or commit "
             "(default master).",
@@ -386,7 +386,7 @@ def update(
     deps: Annotated[
         list[str] | None,
         _many(
-            "[DEP]...",
+            "DEP",
             "Dependencies to move (their name, e.g. github.com/grafana/jsonnet-libs/"
             "mixin-utils, or their install URI). Default: all of them.",
             autocompletion=complete.dependency_names,
