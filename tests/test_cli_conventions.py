@@ -37,6 +37,20 @@ def kpb_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[
     return code, doc
 
 
+def kpb_json_plain(args: list[str]) -> tuple[int, dict[str, object]]:
+    """Like :func:`kpb_json`, as a real process (no capsys fixture needed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kubeprom_build", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=subprocess_env(),
+    )
+    doc = check_document(done.stdout)
+    assert doc["exit_code"] == done.returncode
+    return done.returncode, doc
+
+
 def env_of(doc: dict[str, object], index: int = 0) -> dict[str, object]:
     result = doc["result"]
     assert isinstance(result, dict)
@@ -71,6 +85,14 @@ def test_build_from_a_subdirectory_finds_the_project(
     monkeypatch.chdir(project / "environments")
     assert run(["build", "--check", "dev"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_a_missing_minus_c_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["build", "dev", "-C", str(tmp_path / "nope")]) == errors.EXIT_INPUT
+    err = capsys.readouterr().err
+    assert err == f"error: project directory {tmp_path / 'nope'} does not exist\n"
 
 
 def test_inside_vendor_the_project_is_the_one_owning_vendor(
@@ -170,6 +192,11 @@ def test_a_commands_own_option_value_is_not_taken_for_a_global_option(
     )
     assert args == ["-C", "p", "--json", "build", "dev", "--ext-str", "-q", "--", "--json"]
     assert info.command == "build" and info.json
+    code, doc = kpb_json_plain(["build", "dev", "--json", "-C"])
+    assert code == 2 and doc["error"] == {
+        "message": "option -C needs a value, e.g. -C DIR",
+        "kind": "usage",
+    }
     args, info = hoist_global_options(["--json", "nosuch", "-q"])
     assert args == ["--json", "nosuch", "-q"] and info.json and info.command is None
 

@@ -79,6 +79,13 @@ stdout = Console(highlight=False, soft_wrap=True)
 #: Options of the callback that take a value, and those that do not (for hoisting).
 GLOBAL_VALUE_OPTIONS = ("-C", "--project", "--vendor-dir", "--jsonnetpkg-home", "--wait")
 GLOBAL_FLAGS = ("-q", "--quiet", "--json")
+_EXAMPLE_VALUE = {
+    "-C": "DIR",
+    "--project": "DIR",
+    "--vendor-dir": "vendor",
+    "--jsonnetpkg-home": "vendor",
+    "--wait": "SECONDS",
+}
 
 
 @dataclass
@@ -116,6 +123,7 @@ class Invocation:
     command: str | None = None
     json: bool = False
     result: Any = None
+    usage: str | None = None  # a command line hoisting already knows is wrong
 
 
 _invocation: contextvars.ContextVar[Invocation] = contextvars.ContextVar("kpb_invocation")
@@ -281,6 +289,8 @@ def hoist_global_options(argv: Sequence[str]) -> tuple[list[str], Invocation]:
             j += 1
         elif flag in GLOBAL_VALUE_OPTIONS:
             width = 1 if "=" in arg else 2
+            if j + width > len(rest):
+                info.usage = f"option {arg} needs a value, e.g. {arg} {_EXAMPLE_VALUE[flag]}"
             moved.extend(rest[j : j + width])
             j += width
         elif arg.startswith("-C") and len(arg) > 2 and "-C" not in takes_value:
@@ -317,8 +327,11 @@ def error_document(message: str, kind: str) -> dict[str, Any]:
     return doc
 
 
-def _invoke(args: list[str]) -> tuple[int, dict[str, Any] | None]:
+def _invoke(args: list[str], usage: str | None = None) -> tuple[int, dict[str, Any] | None]:
     """Run the app once; every way it can end becomes (exit code, error document)."""
+    if usage is not None:
+        stderr.print(f"error: {usage}", markup=False, highlight=False)
+        return EXIT_USAGE, error_document(usage, "usage")
     try:
         result = click_command().main(args=args, prog_name="kpb", standalone_mode=False)
     except KpbError as err:
@@ -362,10 +375,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     token = _invocation.set(info)
     try:
         if not info.json:
-            return _invoke(args)[0]
+            return _invoke(args, info.usage)[0]
         out = sys.stdout
         with contextlib.redirect_stdout(sys.stderr):
-            code, error = _invoke(args)
+            code, error = _invoke(args, info.usage)
         document = {
             "ok": code == EXIT_OK,
             "command": info.command,
