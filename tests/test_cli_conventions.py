@@ -349,8 +349,9 @@ def test_json_for_usage_errors_and_unknown_commands(
     code, doc = kpb_json(capsys, "-C", str(project), "--json", "build", "--bogus")
     assert code == 2 and doc["command"] == "build"
     assert isinstance(doc["error"], dict) and doc["error"]["kind"] == "usage"
-    code, doc = kpb_json(capsys, "--json", "frobnicate")
-    assert code == 2 and doc["command"] is None
+    for argv in (["--json", "frobnicate"], ["frobnicate", "--json"], ["--json"]):
+        code, doc = kpb_json(capsys, *argv)
+        assert code == 2 and doc["command"] is None
 
 
 def test_json_for_init_and_bad_jsonnetfile(

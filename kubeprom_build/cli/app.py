@@ -187,12 +187,9 @@ def main_options(
 ) -> None:
     """Resolve the global options for the subcommands."""
     start = Path.cwd()
-    if project is not None:
-        root: Path | None = project.resolve()
-        if root is None or not root.is_dir():
-            raise ConfigError(f"project directory {project} does not exist")
-    else:
-        root = projects.find_project(start, vendor_dir)
+    root = projects.find_project(start, vendor_dir) if project is None else project.resolve()
+    if project is not None and not (root and root.is_dir()):
+        raise ConfigError(f"project directory {project} does not exist")
     vendor = Path(vendor_dir)
     if vendor.is_absolute() or ".." in vendor.parts:
         raise ConfigError(f"--vendor-dir {vendor_dir!r} must be a relative path inside the project")
@@ -269,8 +266,9 @@ def hoist_global_options(argv: Sequence[str]) -> tuple[list[str], Invocation]:
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "--":
         i += 2 if args[i] in GLOBAL_VALUE_OPTIONS else 1
-    if i >= len(args) or args[i] not in commands:
-        info.json = "--json" in args[:i]
+    if i >= len(args) or args[i] not in commands:  # click reports the usage error
+        before_separator = args[: args.index("--")] if "--" in args else args
+        info.json = "--json" in before_separator
         return args, info
     info.command = args[i]
     takes_value = _value_options(commands[args[i]])
