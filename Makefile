@@ -9,7 +9,7 @@ KPB_FLAGS ?=
 #   make build ENV=dev BUILD_FLAGS='--ext-code-file secrets=secrets/dev.json'
 BUILD_FLAGS ?=
 
-.PHONY: help vendor update build build-all check test test-real lint bench clean
+.PHONY: help vendor update build build-all check check-manifests test test-real lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,8 +35,16 @@ build: $(VENV)/.installed ## Vendor, then build manifests/$(ENV) (ENV=dev|stg|pr
 build-all: $(VENV)/.installed ## Vendor, then build every environment
 	$(KPB) $(KPB_FLAGS) build --vendor $(BUILD_FLAGS) --all
 
-check: vendor ## Fail when vendor/ or manifests/ differ from what the sources produce
+# manifests/ is git-ignored here, so a fresh CI checkout has nothing for `build --check` to compare
+# with: `check` proves vendor/ matches the lock and every environment builds, into a temporary
+# directory (the work tree is not touched). Repositories that commit manifests/ use check-manifests.
+check: vendor ## CI: fail when vendor/ differs from the lock or an environment does not build
 	$(KPB) $(KPB_FLAGS) vendor --verify
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+		echo "$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --all --force --output $$out" && \
+		$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --all --force --output "$$out"
+
+check-manifests: vendor ## For repositories that commit manifests/: fail when it is out of date
 	$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --check --all
 
 test: $(VENV)/.installed ## Lint, type-check and run the test suite

@@ -64,6 +64,10 @@ LIB_DIR = "jsonnet"
 _TRACE_LINES = 8
 _LARGE_VENDOR_FILES = 300
 _ENV_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # fullmatch: "$" allows a final "\n"
+#: Tanka's layout: environments/<name>/main.jsonnet is environment <name>.
+TANKA_MAIN = "main.jsonnet"
+#: Top-level project entries an --output inside the project may not lie in.
+_NOT_OUTPUT = frozenset({".git", fsutil.STATE_DIR_NAME, ENV_DIR, LIB_DIR})
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class BuildRequest:
     check: bool = False
     force: bool = False
     wait_seconds: float = 0.0
+    #: Parent of the ``<env>`` output directories; None means ``<project>/manifests``.
+    output: Path | None = None
 
     @property
     def library(self) -> list[Path]:
@@ -119,23 +125,54 @@ class Rendered:
 
 
 def environments(project: Path) -> list[str]:
-    """Names of the environments defined in ``environments/*.jsonnet``."""
+    """Names of the environments: ``environments/<name>.jsonnet`` and ``<name>/main.jsonnet``.
+
+    The second is Tanka's layout; a name defined both ways is listed once (and refused when
+    built, see :func:`environment_file`).
+    """
     folder = _source_dir(project, ENV_DIR)
     if not folder.is_dir():
         return []
-    return sorted(p.stem for p in folder.glob("*.jsonnet") if p.is_file())
+    names = {p.stem for p in folder.glob("*.jsonnet") if p.is_file()}
+    names |= {p.parent.name for p in folder.glob(f"*/{TANKA_MAIN}") if p.is_file()}
+    return sorted(n for n in names if _ENV_NAME.fullmatch(n))
+
+
+def environment_name(text: str) -> str:
+    """The environment a command-line word means.
+
+    ``dev``, ``dev.jsonnet``, ``environments/dev.jsonnet``, ``environments/dev/`` and
+    ``environments/dev/main.jsonnet`` all mean ``dev``: what Tanka and build.sh users type.
+    Anything else is returned as given, for :func:`environment_file` to refuse by name.
+    """
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if parts and parts[-1] == TANKA_MAIN:
+        parts = parts[:-1]
+    if len(parts) == 2 and parts[0] == ENV_DIR:
+        parts = parts[1:]
+    if len(parts) != 1 or parts[0] == ".jsonnet":
+        return text
+    return parts[0].removesuffix(".jsonnet")
 
 
 def environment_file(project: Path, env: str) -> Path:
     """Step 1: the jsonnet file of ``env``; a missing one names those that exist."""
     if not _ENV_NAME.fullmatch(env):
         raise ConfigError(f"environment name {env!r} is not a plain name (like dev or prd)")
-    path = _source_dir(project, ENV_DIR) / f"{env}.jsonnet"
-    if not path.is_file():
+    folder = _source_dir(project, ENV_DIR)
+    flat, tanka = folder / f"{env}.jsonnet", folder / env / TANKA_MAIN
+    if tanka.is_file():
+        if flat.is_file():
+            raise ConfigError(
+                f"environment {env!r} is defined twice: {ENV_DIR}/{env}.jsonnet and "
+                f"{ENV_DIR}/{env}/{TANKA_MAIN}; remove one"
+            )
+        return tanka
+    if not flat.is_file():
         known = environments(project)
         listing = ", ".join(known) if known else f"none: {ENV_DIR}/ has no *.jsonnet"
         raise ConfigError(f"no environment {env!r} ({ENV_DIR}/{env}.jsonnet); existing: {listing}")
-    return path
+    return flat
 
 
 def _source_dir(project: Path, name: str) -> Path:
@@ -155,15 +192,56 @@ def check_project_dirs(request: BuildRequest) -> None:
         fsutil.check_vendor_dir(request.project, request.vendor_dir)
 
 
-def _output_dir(request: BuildRequest, env: str, *, create: bool) -> Path:
-    """Where ``env``'s manifests go, once ``manifests/`` and ``manifests/<env>`` are real dirs.
+def _output_base(request: BuildRequest) -> tuple[Path, str]:
+    """``(base, rel)``: outputs go to ``base/rel/<env>``, every component of ``rel`` checked.
 
-    ``create`` makes ``manifests/``; publishing makes ``<env>`` with a rename.
+    The default and an ``output`` inside the project follow the project's rules (real
+    directories, no link on the way, docs/security.md). An ``output`` outside the project is
+    the caller's explicit choice, like ``-J``: it is used as given (and created), only the
+    ``<env>`` directory below it is checked.
     """
-    why = f"({OUT_DIR}/ is generated: 'kpb build' recreates it)"
+    if request.output is None:
+        return request.project, OUT_DIR
+    out = Path(os.path.abspath(request.output))
+    if out == request.project:
+        raise ConfigError(f"--output {request.output}: the project directory itself; use a folder")
+    if out.is_relative_to(request.project):
+        rel = out.relative_to(request.project)
+        if rel.parts[0] in _NOT_OUTPUT or out.is_relative_to(request.vendor_dir):
+            raise ConfigError(
+                f"--output {request.output}: inside {rel.parts[0]}/, which kpb does not own "
+                "or owns for something else; publishing would replace what it holds there"
+            )
+        return request.project, rel.as_posix()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"--output {request.output}: cannot create it ({err.strerror})") from None
+    return out, "."
+
+
+def output_label(request: BuildRequest, env: str) -> str:
+    """How messages name ``env``'s output directory (relative to the project when inside)."""
+    base, rel = _output_base(request)
+    folder = base / rel / env if rel != "." else base / env
+    if folder.is_relative_to(request.project):
+        return folder.relative_to(request.project).as_posix()
+    return str(folder)
+
+
+def _output_dir(request: BuildRequest, env: str, *, create: bool) -> Path:
+    """Where ``env``'s manifests go, once every directory on the way is a real directory.
+
+    ``create`` makes the parent (``manifests/`` or ``--output``); publishing makes ``<env>``
+    with a rename.
+    """
+    base, rel = _output_base(request)
+    if rel == ".":
+        return fsutil.checked_dir(base, env, f"(--output {base}: '{env}' must be a directory)")
+    why = f"({rel}/ is generated: 'kpb build' recreates it)"
     if create:
-        fsutil.ensure_dir(request.project, OUT_DIR, why)
-    return fsutil.checked_dir(request.project, f"{OUT_DIR}/{env}", why)
+        fsutil.ensure_dir(base, rel, why)
+    return fsutil.checked_dir(base, f"{rel}/{env}", why)
 
 
 def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]:
@@ -470,7 +548,7 @@ def _build_locked(
     target = _output_dir(request, env, create=False)  # refuse before .kpb/ is created
     state = fsutil.state_dir(request.project)
     lock = state / "locks" / f"manifests-{env}.lock"
-    with fsutil.file_lock(lock, f"{OUT_DIR}/{env}", request.wait_seconds):
+    with fsutil.file_lock(lock, output_label(request, env), request.wait_seconds):
         current = _unchanged_since_stamp(request, env, engine, state, target)
         if current is not None:
             return current, True
@@ -620,5 +698,5 @@ def diff_environment(request: BuildRequest, env: str) -> str:
     engine = get_engine(request.engine)
     target = _output_dir(request, env, create=False)
     rendered = render_interruptibly(request, env, engine)
-    diff = manifests.unified_diff(target, rendered.files, f"{OUT_DIR}/{env}")
+    diff = manifests.unified_diff(target, rendered.files, output_label(request, env))
     return request.variables.redactor().redact(diff)  # a Secret's lines hold its value

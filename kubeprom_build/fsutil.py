@@ -422,7 +422,7 @@ def file_lock(lock_path: Path, what: str, wait_seconds: float = 0.0) -> Iterator
                 if time.monotonic() >= deadline:
                     raise BusyError(
                         f"{what} is locked by another kpb process ({lock_path}); "
-                        "wait for it to finish or use --wait"
+                        "wait for it to finish or pass --wait SECONDS"
                     ) from None
                 time.sleep(0.1)
         yield

@@ -384,7 +384,9 @@ def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
     except FileNotFoundError:
         if missing_ok:
             return None
-        raise ConfigError(f"{path}: not found (run 'kpb init' to create it)") from None
+        raise ConfigError(
+            f"{path}: not found; 'kpb -C {path.parent} init --minimal' creates an empty one"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:

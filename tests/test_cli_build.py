@@ -89,7 +89,7 @@ def test_all_builds_every_environment_in_parallel(project: Path) -> None:
 def test_json_summary(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert kpb(project, "build", "dev", "--json", "--engine", "go") == 0
     doc = json.loads(capsys.readouterr().out)
-    env = doc["environments"][0]
+    env = doc["result"]["environments"][0]
     assert doc["ok"] is True
     assert env["environment"] == "dev" and env["engine"] == "go"
     assert len(env["added"]) == 5 and env["changed"] == [] and env["skipped"] is False
@@ -109,7 +109,7 @@ def test_check_and_diff(project: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert kpb(project, "build", "--check", "dev") == 1
     captured = capsys.readouterr()
     assert "~ manifests/dev/prometheus-prometheus.yaml" in captured.out
-    assert "out of date for dev" in captured.err
+    assert "out of date: manifests/dev" in captured.err
     assert tree(project) == before
     assert (project / ".kpb" / "build" / "dev.json").read_bytes() == stamp
     assert kpb(project, "diff", "dev") == 1
@@ -122,7 +122,7 @@ def test_check_and_diff(project: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_check_json_lists_changes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert kpb(project, "build", "--check", "--json", "dev") == 1
     doc = json.loads(capsys.readouterr().out)
-    assert doc["environments"][0]["up_to_date"] is False
+    assert doc["result"]["environments"][0]["up_to_date"] is False
     assert not (project / "manifests").exists()
     assert not (project / ".kpb").exists()
     assert kpb(project, "build", "dev") == 0
@@ -151,7 +151,7 @@ def test_bad_input_is_one_clear_error_and_manifests_untouched(
     before = tree(project)
     capsys.readouterr()
     projects.set_env(project, "dev", source)
-    assert kpb(project, "build", "dev") == 1
+    assert kpb(project, "build", "dev") == 3
     err = capsys.readouterr().err
     assert err.startswith("error: environment 'dev': ")
     assert message in err
@@ -163,9 +163,9 @@ def test_bad_input_is_one_clear_error_and_manifests_untouched(
 def test_missing_environment_lists_existing(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert kpb(project, "build", "stg") == 1
+    assert kpb(project, "build", "stg") == 3
     assert "no environment 'stg'" in capsys.readouterr().err
-    assert kpb(project, "build") == 1
+    assert kpb(project, "build") == 3
     assert "--all" in capsys.readouterr().err
 
 
@@ -183,13 +183,14 @@ def test_secret_values_are_never_printed_or_stored(
     )
     args = ["--ext-str-file", f"pw={secret_file}", "--ext-str", "API_TOKEN"]
     assert kpb(project, "build", "dev", "--json", *args) == 0
+    first = capsys.readouterr()
+    assert json.loads(first.out)["result"]["variables"]["ext_str"] == ["API_TOKEN", "pw"]
     assert kpb(project, "build", "dev", *args) == 0
     projects.set_env(project, "dev", "{ s: error 'leak ' + std.extVar('pw') }")
-    assert kpb(project, "build", "dev", *args) == 1
+    assert kpb(project, "build", "dev", *args) == 3
     captured = capsys.readouterr()
-    assert SECRET not in captured.out + captured.err
+    assert SECRET not in first.out + first.err + captured.out + captured.err
     assert "leak ***" in captured.err
-    assert '"ext_str": [\n      "API_TOKEN",\n      "pw"\n    ]' in captured.out
     for path in (project / ".kpb").rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes()
@@ -199,7 +200,7 @@ def test_secret_values_are_never_printed_or_stored(
 def test_unset_env_var_for_ext_str_is_named(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert kpb(project, "build", "dev", "--ext-str", "NOT_SET_ANYWHERE") == 1
+    assert kpb(project, "build", "dev", "--ext-str", "NOT_SET_ANYWHERE") == 3
     assert "environment variable NOT_SET_ANYWHERE is not set" in capsys.readouterr().err
 
 
@@ -216,7 +217,7 @@ def test_lock_held_by_another_process_is_busy(
 ) -> None:
     lock = project / ".kpb" / "locks" / "manifests-dev.lock"
     with fsutil.file_lock(lock, "test"):
-        assert kpb(project, "build", "dev") == 1
+        assert kpb(project, "build", "dev") == 3
     assert "locked by another kpb process" in capsys.readouterr().err
     assert not (project / "manifests" / "dev").exists()
 
@@ -436,7 +437,7 @@ def test_disk_full_during_build_keeps_old_manifests(
         assert kpb(root, "build", "dev") == 0
         before = tree(root)
         projects.set_env(root, "dev", projects.many_large_env(40, 40_000))
-        assert kpb(root, "build", "dev") == 1
+        assert kpb(root, "build", "dev") == 3
         assert "no space left on device" in capsys.readouterr().err
         assert tree(root) == before
         assert leftovers(root) == []

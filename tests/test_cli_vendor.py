@@ -51,11 +51,11 @@ def lock_of(project: Path) -> dict[str, dict[str, object]]:
 def test_init_writes_jb_bytes_and_refuses_to_overwrite(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert kpb(project, "init") == 0
+    assert kpb(project, "init", "--minimal") == 0
     expected = '{\n  "version": 1,\n  "dependencies": [],\n  "legacyImports": true\n}\n'
     assert (project / "jsonnetfile.json").read_text() == expected
-    assert kpb(project, "init") == 1
-    assert "already exists" in capsys.readouterr().err
+    assert kpb(project, "init", "--minimal") == 3
+    assert "jsonnetfile.json already exists" in capsys.readouterr().err
 
 
 def test_install_writes_jb_identical_files(world: World, project: Path) -> None:
@@ -211,7 +211,7 @@ def test_branch_moves_only_with_update(
     assert (project / "vendor/github.com/org/a/a.libsonnet").read_text() == "2"
     assert kpb(project, "update") == 0
     assert lock_of(project)["github.com/org/b"]["version"] == new_b
-    assert kpb(project, "update", "github.com/org/nope") == 1
+    assert kpb(project, "update", "github.com/org/nope") == 3
 
 
 def test_pruning_follows_jb(world: World, project: Path) -> None:
@@ -353,7 +353,7 @@ def test_offline_with_cold_cache_names_what_is_missing(
     lib = world.remote("org/lib", {"a.libsonnet": "1"})
     write_jsonnetfile(project, [git_dep(World.url("org/lib"), "", lib.head())])
     capsys.readouterr()
-    assert kpb(project, "vendor", "--offline") == 1
+    assert kpb(project, "vendor", "--offline") == 3
     err = capsys.readouterr().err
     assert f"https://github.com/org/lib.git at {lib.head()} is not in the cache" in err
     assert not (project / "vendor").exists()
@@ -392,7 +392,7 @@ def test_update_offline_refuses_a_branch_in_one_line_and_changes_nothing(
     new = lib.commit({"a.libsonnet": "2"})  # master moved: only ls-remote can tell
     before = snapshot(project)
     capsys.readouterr()
-    assert kpb(project, "update", "--offline") == 1
+    assert kpb(project, "update", "--offline") == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "update --offline: github.com/org/lib@master is a branch or tag" in err
@@ -521,7 +521,7 @@ def test_install_legacy_name_and_single(world: World, project: Path) -> None:
     assert set(lock_of(project)) == {"github.com/org/lib/sub"}
     assert kpb(project, "install", "--single", "github.com/org/lib/sub") == 0  # name is kept
     assert os.readlink(project / "vendor/alias") == "github.com/org/lib/sub"
-    assert kpb(project, "install", "--legacy-name", "x", "github.com/a/b", "github.com/c/d") == 1
+    assert kpb(project, "install", "--legacy-name", "x", "github.com/a/b", "github.com/c/d") == 3
 
 
 def test_custom_vendor_dir(world: World, project: Path) -> None:

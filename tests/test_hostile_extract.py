@@ -110,7 +110,7 @@ def _refused(
     code = run(["-C", str(project), "vendor"])
     err = capsys.readouterr().err
     assert forbidden is None or not os.path.lexists(forbidden), f"{forbidden} was written"
-    assert code == 1, err
+    assert code == 3, err
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error")]
     assert len(errors) == 1, err
@@ -387,7 +387,7 @@ def test_subdir_that_is_a_symlink_is_one_line(
     (project / "jsonnetfile.json").write_text(json.dumps(data, indent=2) + "\n")
     before = snapshot(tmp_path)
     capsys.readouterr()
-    assert run(["-C", str(project), "vendor"]) == 1
+    assert run(["-C", str(project), "vendor"]) == 3
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "subdir 'lnk' does not exist in https://github.com/org/evil.git" in err
@@ -490,7 +490,7 @@ def test_nested_jsonnetfile_linking_outside_is_refused(
     (local_pkg / "jsonnetfile.json").symlink_to(os.path.relpath(secret, local_pkg))
     before = snapshot(tmp_path)
     proc = _fails_in_time(project, "vendor")
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "lib/jsonnetfile.json: a symlink leads outside the package" in _one_error(proc.stderr)
     assert snapshot(tmp_path) == before
@@ -502,7 +502,7 @@ def test_nested_jsonnetfile_that_is_a_fifo_is_reported_not_opened(
     os.mkfifo(local_pkg / "jsonnetfile.json")
     before = snapshot(tmp_path)
     proc = _fails_in_time(project, "vendor")
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     assert "lib/jsonnetfile.json: not a regular file (FIFO)" in _one_error(proc.stderr)
     assert snapshot(tmp_path) == before
 

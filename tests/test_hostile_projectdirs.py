@@ -3,7 +3,7 @@
 A cloned project (a colleague's repository, an attacker's pull request) may commit ``vendor/``,
 ``manifests/``, ``manifests/<env>``, ``.kpb/``, ``jsonnet/`` or ``environments/`` as symlinks, or
 hand ``--vendor-dir`` a directory kpb must never prune. Every test plants one member of such a
-family, runs the real CLI and asserts: exit code 1, one line naming the directory and where it
+family, runs the real CLI and asserts: exit code 3, one line naming the directory and where it
 points, no traceback, and a before/after snapshot of the whole tmp tree (the project, a fake
 HOME, decoy directories outside) showing that nothing was written, deleted or moved.
 """
@@ -80,7 +80,7 @@ def plant(path: Path, target: str) -> None:
 
 
 def refused(capsys: pytest.CaptureFixture[str], root: Path, argv: list[str], *needles: str) -> None:
-    """kpb exits 1 with one line holding ``needles``, and nothing below ``root`` changed."""
+    """kpb exits 3 with one line holding ``needles``, and nothing below ``root`` changed."""
     capsys.readouterr()
     before = snapshot(root)
     code = run(argv)
@@ -88,7 +88,7 @@ def refused(capsys: pytest.CaptureFixture[str], root: Path, argv: list[str], *ne
     lines = [line for line in captured.err.splitlines() if line.strip()]
     assert "Traceback" not in captured.err + captured.out
     assert DECOY_SECRET not in captured.err + captured.out
-    assert code == 1, captured.err
+    assert code == 3, captured.err
     assert len(lines) == 1, captured.err
     for needle in needles:
         assert needle in lines[0], lines[0]

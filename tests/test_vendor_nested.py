@@ -548,7 +548,7 @@ def test_a_file_where_the_nested_package_must_go_fails_in_one_line(
     )
     before = snapshot(project)
     capsys.readouterr()
-    assert kpb(project, "vendor") == 1
+    assert kpb(project, "vendor") == 3
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if not line.startswith(("fetched ", "fetching "))]
     assert errors == [f"error: cannot vendor {PROMGRAFONNET}: {MIXIN}/lib is not a directory"]

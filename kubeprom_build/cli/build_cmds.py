@@ -2,14 +2,15 @@
 
 Only this module talks to the terminal for building: it turns options into a
 :class:`~kubeprom_build.build.BuildRequest`, shows progress, renders the summary table or the
-``--json`` document, and maps outcomes to exit codes (errors and out-of-date checks exit 1).
+``--json`` result, and raises the error whose class carries the exit code (an out-of-date
+``--check`` exits 1, an evaluation error 3).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,9 +22,15 @@ from rich.table import Table
 
 from kubeprom_build import build as builder
 from kubeprom_build import vendor
-from kubeprom_build.cli import vendor_cmds
-from kubeprom_build.cli.app import app, options, stderr, stdout
-from kubeprom_build.errors import BuildError, ConfigError, NotReadyError, OutOfDateError
+from kubeprom_build.cli import complete, vendor_cmds
+from kubeprom_build.cli.app import app, options, report, stderr, stdout
+from kubeprom_build.errors import (
+    EXIT_DIFFERENCES,
+    BuildError,
+    ConfigError,
+    NotReadyError,
+    OutOfDateError,
+)
 from kubeprom_build.extvars import FLAGS, parse_variables
 
 _VAR_HELP = {
@@ -44,18 +51,42 @@ def _var_option(flag: str) -> Any:
 
 
 EnvsArg = Annotated[
-    list[str] | None, typer.Argument(help="Environments (environments/<ENV>.jsonnet).")
+    list[str] | None,
+    typer.Argument(
+        metavar="ENV",
+        help="Environments: dev means environments/dev.jsonnet or environments/dev/main.jsonnet; "
+        "dev.jsonnet and environments/dev.jsonnet are accepted too.",
+        show_default=False,
+        autocompletion=complete.environment_names,
+    ),
 ]
 EngineOpt = Annotated[
     str | None,
     typer.Option(
         "--engine",
-        help="Jsonnet engine: rs, go or cpp (default: $KPB_ENGINE, else the fastest installed).",
+        metavar="rs|go|cpp",
+        help="Jsonnet engine (default: $KPB_ENGINE, else the fastest installed).",
     ),
 ]
 JpathOpt = Annotated[
     list[Path] | None,
-    typer.Option("-J", "--jpath", help="Extra library dir, searched after jsonnet/ and vendor/."),
+    typer.Option(
+        "-J",
+        "--jpath",
+        metavar="DIR",
+        help="Extra library dir, searched after jsonnet/ and vendor/.",
+    ),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="Write (or compare) DIR/<ENV>/ instead of manifests/<ENV>/. Inside the project DIR "
+        "follows the project's rules (real directories, no links); outside it is used as given.",
+        show_default=False,
+    ),
 ]
 
 #: Parameter name of each ext/TLA flag (``--ext-str-file`` → ``ext_str_file``).
@@ -108,7 +139,11 @@ def _with_eval_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _request(
-    ctx: typer.Context, evaluation: EvalFlags, check: bool = False, force: bool = False
+    ctx: typer.Context,
+    evaluation: EvalFlags,
+    check: bool = False,
+    force: bool = False,
+    output: Path | None = None,
 ) -> builder.BuildRequest:
     opts = options(ctx)
     extra = tuple(p.resolve() for p in evaluation.jpath)
@@ -124,6 +159,7 @@ def _request(
         check=check,
         force=force,
         wait_seconds=opts.wait_seconds,
+        output=Path.cwd() / output if output is not None else None,
     )
 
 
@@ -166,10 +202,36 @@ def _select(project: Path, envs: list[str] | None, all_: bool) -> list[str]:
         return found
     if not envs:
         raise ConfigError("name the environments to build (e.g. 'kpb build dev') or use --all")
-    return list(dict.fromkeys(envs))
+    return list(dict.fromkeys(builder.environment_name(env) for env in envs))
 
 
-@app.command("build")
+BUILD_HELP = "\n\n".join(
+    [
+        "Render environments/<ENV>.jsonnet (or environments/<ENV>/main.jsonnet) into "
+        "manifests/<ENV>/, one YAML file per top-level key. When nothing changed since the last "
+        "build the evaluation is skipped (--force rebuilds).",
+        "Examples:",
+        "  kpb build dev                        environments/dev.jsonnet -> manifests/dev/",
+        "  kpb build environments/dev.jsonnet   the same (Tanka and build.sh habit)",
+        "  kpb build --all -j 4                 every environment, 4 at a time",
+        "  kpb build --check --all              CI: exit 1 if manifests/ is out of date",
+        "  kpb build --all --output /tmp/out    write /tmp/out/<ENV>/ instead",
+        "  kpb build prd --ext-str-file pw=secrets/prd.txt --json",
+    ]
+)
+DIFF_HELP = "\n\n".join(
+    [
+        "Show a unified diff of manifests/<ENV>/ against a fresh build; exit 1 if they differ. "
+        "Writes nothing. With --json only the names of differing files are listed (a diff "
+        "could show secret values).",
+        "Examples:",
+        "  kpb diff prd",
+        "  kpb diff --all --output deploy/manifests",
+    ]
+)
+
+
+@app.command("build", help=BUILD_HELP)
 @_with_eval_options
 def build_command(
     ctx: typer.Context,
@@ -188,29 +250,32 @@ def build_command(
             "--vendor", help="Run 'kpb vendor' first, then build (without it: exit 4 if stale)."
         ),
     ] = False,
+    output: OutputOpt = None,
     evaluation: EvalFlags = _NO_EVAL_FLAGS,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     jobs: Annotated[
         int,
         typer.Option(
-            "-j", "--jobs", help="Parallel environments (default: cores).", show_default=False
+            "-j",
+            "--jobs",
+            metavar="N",
+            help="Parallel environments (default: cores).",
+            show_default=False,
         ),
     ] = 0,
 ) -> None:
-    """Render environments/<ENV>.jsonnet into manifests/<ENV>/ (one YAML file per key)."""
-    request = _request(ctx, evaluation, check=check, force=force)
+    """Render environments into manifests (help text: BUILD_HELP)."""
+    request = _request(ctx, evaluation, check=check, force=force, output=output)
     selected = _select(request.project, envs, all_)
     if vendor_first and (request.project / "jsonnetfile.json").is_file():  # else: nothing to vendor
         vendor_cmds._vendoring(ctx, vendor.vendor, offline=False, pins=False, jobs=8)
     _require_ready(ctx)
-    quiet = options(ctx).quiet or as_json
-    with _progress(selected, quiet) as progress:
-        report = builder.build(request, selected, jobs=jobs, progress=progress, warn=_warn)
-    if as_json:
-        stdout.print_json(json.dumps(_json_report(request, report)))
-    else:
-        _print_summary(report, check, request.variables.redactor().redact)
-    _finish(report, check)
+    glob = options(ctx)
+    with _progress(selected, glob.quiet) as progress:
+        outcome = builder.build(request, selected, jobs=jobs, progress=progress, warn=_warn)
+    report(_json_report(request, outcome))
+    if not glob.json:
+        _print_summary(request, outcome, check)
+    _finish(request, outcome, check)
 
 
 def _warn(message: str) -> None:
@@ -235,8 +300,9 @@ def _progress(envs: list[str], quiet: bool) -> Iterator[builder.Progress]:
         yield update
 
 
-def _print_summary(report: builder.BuildReport, check: bool, redact: Callable[[str], str]) -> None:
+def _print_summary(request: builder.BuildRequest, report: builder.BuildReport, check: bool) -> None:
     """The table, and with ``check`` the stale paths (an output key can be made of a secret)."""
+    redact = request.variables.redactor().redact
     if all(r.error is not None for r in report.results):
         return  # the errors say it all
     # Off a terminal rich assumes 80 columns; minimum widths keep headers and times whole in logs.
@@ -258,11 +324,12 @@ def _print_summary(report: builder.BuildReport, check: bool, redact: Callable[[s
     if check:
         for r in report.results:
             if r.diff and not r.diff.clean:
+                where = builder.output_label(request, r.env)
                 for label, paths in (("+", r.diff.added), ("~", r.diff.changed)):
                     for path in paths:
-                        stdout.print(f"  {label} {builder.OUT_DIR}/{r.env}/{redact(path)}")
+                        stdout.print(f"  {label} {where}/{redact(path)}", markup=False)
                 for path in r.diff.removed:
-                    stdout.print(f"  - {builder.OUT_DIR}/{r.env}/{redact(path)}")
+                    stdout.print(f"  - {where}/{redact(path)}", markup=False)
 
 
 def _status(result: builder.EnvResult, check: bool) -> str:
@@ -279,13 +346,13 @@ def _json_report(request: builder.BuildRequest, report: builder.BuildReport) -> 
     """Names of variables, never values; paths redacted (an output key can hold a secret)."""
     redact = request.variables.redactor().redact
     return {
-        "ok": report.ok,
         "check": request.check,
         "variables": request.variables.names(),
         "warnings": list(report.warnings),
         "environments": [
             {
                 "environment": r.env,
+                "output": builder.output_label(request, r.env),
                 "engine": r.engine,
                 "seconds": round(r.seconds, 3),
                 "skipped": r.skipped,
@@ -301,7 +368,7 @@ def _json_report(request: builder.BuildRequest, report: builder.BuildReport) -> 
     }
 
 
-def _finish(report: builder.BuildReport, check: bool) -> None:
+def _finish(request: builder.BuildRequest, report: builder.BuildReport, check: bool) -> None:
     failed = [r for r in report.results if r.error is not None]
     if len(failed) == 1:
         raise BuildError(str(failed[0].error))
@@ -312,24 +379,29 @@ def _finish(report: builder.BuildReport, check: bool) -> None:
         raise BuildError(f"{len(failed)} of {len(report.results)} environments failed: {names}")
     stale = [r.env for r in report.results if r.diff and not r.diff.clean]
     if check and stale:
+        where = ", ".join(builder.output_label(request, env) for env in stale)
+        again = f" --output {request.output}" if request.output is not None else ""
         raise OutOfDateError(
-            f"{builder.OUT_DIR}/ is out of date for {', '.join(stale)}; run 'kpb build "
-            f"{' '.join(stale)}' and commit the result"
+            f"out of date: {where}; run 'kpb build {' '.join(stale)}{again}' and commit the result"
         )
 
 
-@app.command("diff")
+@app.command("diff", help=DIFF_HELP)
 @_with_eval_options
 def diff_command(
     ctx: typer.Context,
     envs: EnvsArg = None,
     all_: Annotated[bool, typer.Option("--all", help="Diff every environment.")] = False,
+    output: OutputOpt = None,
     evaluation: EvalFlags = _NO_EVAL_FLAGS,
 ) -> None:
-    """Show a unified diff of manifests/<ENV>/ against a fresh build; exit 1 if they differ."""
-    request = _request(ctx, evaluation)
+    """Diff manifests against a fresh build (help text: DIFF_HELP)."""
+    request = _request(ctx, evaluation, output=output)
     selected = _select(request.project, envs, all_)
     _require_ready(ctx)
+    if options(ctx).json:
+        _diff_json(request, selected)
+        return
     differs = False
     for env in selected:
         text = builder.diff_environment(request, env)
@@ -337,4 +409,15 @@ def diff_command(
             differs = True
             typer.echo(text, nl=False)
     if differs:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_DIFFERENCES)
+
+
+def _diff_json(request: builder.BuildRequest, selected: list[str]) -> None:
+    """``diff --json``: what ``build --check --force`` finds, as names only (no file text)."""
+    check = dataclasses.replace(request, check=True, force=True)
+    outcome = builder.build(check, selected, warn=_warn)
+    doc = _json_report(check, outcome)
+    report({"environments": doc["environments"], "warnings": doc["warnings"]})
+    _finish(check, outcome, check=False)
+    if any(r.diff and not r.diff.clean for r in outcome.results):
+        raise typer.Exit(EXIT_DIFFERENCES)

@@ -24,9 +24,11 @@ from rich.progress import (
 )
 from rich.table import Column, Table
 
-from kubeprom_build import vendor
-from kubeprom_build.cli.app import GlobalOptions, app, options, stderr, stdout
-from kubeprom_build.errors import OutOfDateError
+from kubeprom_build import project as projects
+from kubeprom_build import scaffold, vendor
+from kubeprom_build.cli import complete
+from kubeprom_build.cli.app import GlobalOptions, app, options, report, stderr, stdout
+from kubeprom_build.errors import ConfigError, OutOfDateError
 
 OfflineOpt = Annotated[
     bool,
@@ -52,7 +54,14 @@ PinsOpt = Annotated[
 ]
 JobsOpt = Annotated[
     int,
-    typer.Option("-j", "--jobs", min=1, max=64, help="How many remotes to fetch from at once."),
+    typer.Option(
+        "-j",
+        "--jobs",
+        min=1,
+        max=64,
+        metavar="N",
+        help="How many remotes to fetch from at once (1-64).",
+    ),
 ]
 TimeoutOpt = Annotated[
     float | None,
@@ -66,9 +75,9 @@ TimeoutOpt = Annotated[
 ]
 
 
-def _many(metavar: str, help_text: str) -> Any:
+def _many(metavar: str, help_text: str, **extra: Any) -> Any:
     """An optional list argument (``install URI...``, ``update DEP...``)."""
-    return typer.Argument(metavar=metavar, help=help_text, show_default=False)
+    return typer.Argument(metavar=metavar, help=help_text, show_default=False, **extra)
 
 
 def _paragraphs(*parts: str) -> str:
@@ -78,8 +87,16 @@ def _paragraphs(*parts: str) -> str:
 
 KP = "github.com/prometheus-operator/kube-prometheus/jsonnet/kube-prometheus@v0.18.0"
 INIT_HELP = _paragraphs(
-    "Create an empty jsonnetfile.json, like 'jb init'. Refuses to overwrite an existing one.",
-    "Example: kpb init",
+    "Create a project that builds at once, with no network: jsonnetfile.json (as 'jb init' "
+    "writes it), environments/dev.jsonnet (a ConfigMap, with a commented kube-prometheus "
+    "example), jsonnet/app.libsonnet, and /vendor/ and /.kpb/ in .gitignore (appended, never "
+    "duplicated). Refuses to overwrite any file, naming those that exist.",
+    "Inside an existing project's subdirectory it refuses too (a second project there is "
+    "rarely meant); pass -C DIR to create one on purpose.",
+    "Examples:",
+    "  kpb init && kpb build dev       new project, first manifests in manifests/dev/",
+    "  kpb init --minimal              only jsonnetfile.json, exactly like 'jb init'",
+    "  kpb -C deploy init              in the directory deploy/",
 )
 INSTALL_HELP = _paragraphs(
     "Add or change dependencies in jsonnetfile.json, then vendor them (like 'jb install "
@@ -108,9 +125,13 @@ UPDATE_HELP = _paragraphs(
     "jsonnetfile.lock.json, then vendor. Without arguments every entry is re-resolved, like "
     "'jb update'; with DEP arguments only those move and everything else keeps its commit. "
     "jsonnetfile.json is never changed. Prints a table of what moved (old → new commit).",
+    "DEP may be a name or the URI it was installed with, also as Renovate and other bots "
+    "pass it to 'jb update': https://github.com/OWNER/REPO.git/SUBDIR, "
+    "github.com/OWNER/REPO/SUBDIR[@VERSION].",
     "Examples:",
     "  kpb update",
     "  kpb update github.com/grafana/jsonnet-libs/mixin-utils",
+    "  kpb update https://github.com/grafana/jsonnet-libs.git/mixin-utils",
     "  kpb update --offline       re-lock after pinning commit shas, from the cache only",
 )
 
@@ -282,9 +303,21 @@ def _vendoring(
     opts = _options(glob, reporter, offline=offline, pins=pins, jobs=jobs, timeout=timeout)
     with _warnings(), reporter.active():
         outcome = action(opts)
-    if show_changes:
+    report(_result(outcome))
+    if show_changes and not glob.json:
         _print_changes(outcome)
     _summary(glob, outcome)
+
+
+def _result(outcome: vendor.Outcome) -> dict[str, Any]:
+    """The ``--json`` result of install, vendor and update (docs/json.md)."""
+    return {
+        "packages": sorted(d.name for d in outcome.lock),
+        "fetched": sorted(outcome.fetched),
+        "removed": sorted(outcome.removed),
+        "lock_updated": outcome.wrote_lock,
+        "changes": [{"name": c.name, "old": c.old, "new": c.new} for c in outcome.changes],
+    }
 
 
 def _summary(glob: GlobalOptions, outcome: vendor.Outcome) -> None:
@@ -300,12 +333,34 @@ def _summary(glob: GlobalOptions, outcome: vendor.Outcome) -> None:
 
 
 @app.command(help=INIT_HELP)
-def init(ctx: typer.Context) -> None:
-    """Create jsonnetfile.json (help text: INIT_HELP)."""
+def init(
+    ctx: typer.Context,
+    minimal: Annotated[
+        bool,
+        typer.Option("--minimal", help="Write only jsonnetfile.json, as 'jb init' does."),
+    ] = False,
+) -> None:
+    """Scaffold a project (help text: INIT_HELP)."""
     glob = options(ctx)
-    path = vendor.init(glob.project)
+    target = glob.root if glob.given else glob.start
+    assert target is not None
+    if not glob.given:
+        enclosing = projects.find_project(glob.start)
+        if enclosing is not None and enclosing != glob.start:
+            raise ConfigError(
+                f"{glob.start} is inside the kpb project {enclosing}; 'kpb init' here would "
+                "start a second project. Run kpb commands from here as they are, or pass "
+                "-C DIR to create a new project on purpose"
+            )
+    done = scaffold.init(target, minimal=minimal)
+    report({"project": str(target), "created": list(done.created), "appended": list(done.appended)})
     if not glob.quiet:
-        stderr.print(f"created {path}", markup=False)
+        for rel in done.created:
+            stderr.print(f"created  {rel}", markup=False)
+        for rel in done.appended:
+            stderr.print(f"appended {rel}", markup=False)
+        if not minimal:
+            stderr.print("next: kpb build dev", markup=False)
 
 
 @app.command(help=INSTALL_HELP)
@@ -314,7 +369,7 @@ def install(
     uris: Annotated[
         list[str] | None,
         _many(
-            "[URI[@VERSION]]...",
+            "URI[@VERSION]",
             "Packages to add or change: github.com/OWNER/REPO\\[/SUBDIR]\\[@VERSION], an "
             "https/ssh remote, or a local directory. VERSION is a branch, tag or commit "
             "(default master).",
@@ -322,7 +377,11 @@ def install(
     ] = None,
     legacy_name: Annotated[
         str,
-        typer.Option("--legacy-name", help="Name of the vendor/<name> compatibility symlink."),
+        typer.Option(
+            "--legacy-name",
+            metavar="NAME",
+            help="Name of the vendor/<name> compatibility symlink.",
+        ),
     ] = "",
     single: Annotated[
         bool,
@@ -368,6 +427,12 @@ def _verify(glob: GlobalOptions) -> None:
     """``vendor --verify``: list every problem, then fail once with a count."""
     opts = vendor.Options(glob.project, glob.vendor_dir, wait_seconds=glob.wait_seconds)
     problems = vendor.verify(opts)
+    report(
+        {
+            "verified": not problems,
+            "problems": [{"package": p.name, "kind": p.kind, "detail": p.detail} for p in problems],
+        }
+    )
     for problem in problems:
         stderr.print(problem.message(), markup=False, highlight=False)
     if problems:
@@ -385,9 +450,10 @@ def update(
     deps: Annotated[
         list[str] | None,
         _many(
-            "[DEP]...",
+            "DEP",
             "Dependencies to move (their name, e.g. github.com/grafana/jsonnet-libs/"
             "mixin-utils, or their install URI). Default: all of them.",
+            autocompletion=complete.dependency_names,
         ),
     ] = None,
     offline: UpdateOfflineOpt = False,
