@@ -185,7 +185,7 @@ def test_old_git_is_refused_in_one_line(
     wrapper(tmp_path / "bin", version=claimed)
     before = snapshot(tmp_path)
     proc = kpb(project, tmp_path / "bin", "vendor")
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     shown = claimed.split()[2]
@@ -205,7 +205,7 @@ def test_fixed_git_is_accepted(claimed: str, project: Path, tmp_path: Path, worl
 def test_override_names_the_exact_version(project: Path, tmp_path: Path, world: World) -> None:
     wrapper(tmp_path / "bin", version="git version 2.43.6")
     wrong = kpb(project, tmp_path / "bin", "vendor", allow="2.43.5")
-    assert wrong.returncode == 1 and "git 2.43.6" in wrong.stderr
+    assert wrong.returncode == 3 and "git 2.43.6" in wrong.stderr
     right = kpb(project, tmp_path / "bin", "vendor", allow="2.43.6")
     assert right.returncode == 0, right.stderr
 
@@ -215,7 +215,7 @@ def test_unreadable_version_and_missing_git_are_one_line(
 ) -> None:
     wrapper(tmp_path / "bin", version="hello")
     proc = kpb(project, tmp_path / "bin", "vendor")
-    assert proc.returncode == 1 and "not 'git version X.Y.Z'" in proc.stderr, proc.stderr
+    assert proc.returncode == 3 and "not 'git version X.Y.Z'" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     empty = tmp_path / "empty-bin"
     empty.mkdir()
@@ -226,7 +226,7 @@ def test_unreadable_version_and_missing_git_are_one_line(
         env={"PATH": str(empty), "HOME": str(tmp_path), "KPB_CACHE": str(tmp_path / "c")},
         timeout=120,
     )
-    assert proc.returncode == 1 and "no 'git' on PATH" in proc.stderr, proc.stderr
+    assert proc.returncode == 3 and "no 'git' on PATH" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
 
 

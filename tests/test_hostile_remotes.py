@@ -257,7 +257,7 @@ def test_local_package_may_nest_local_packages_but_not_file_remotes(
     nested.write_text(json.dumps({"version": 1, "dependencies": [git_dep(f"file://{secret}")]}))
     before = snapshot(tmp_path)
     capsys.readouterr()
-    assert run(["-C", str(project), "vendor"]) == 1
+    assert run(["-C", str(project), "vendor"]) == 3
     err = capsys.readouterr().err
     assert "vendor/a/jsonnetfile.json: dependencies[0].source.git.remote" in err
     assert snapshot(tmp_path) == before

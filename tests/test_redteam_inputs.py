@@ -42,7 +42,7 @@ def _one_line_refusal(
     capsys.readouterr()
     code = run(["-C", str(project), *args])
     err = capsys.readouterr().err
-    assert code == 1, err
+    assert code == 3, err
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error")]
     assert len(errors) == 1, err
@@ -101,7 +101,7 @@ def test_non_utf8_variables_are_refused_without_quoting_them(
     capsys.readouterr()
     code = run(["-C", str(project), "build", "dev", *args])
     captured = capsys.readouterr()
-    assert code == 1, captured.err
+    assert code == 3, captured.err
     assert "Traceback" not in captured.err
     errors = [line for line in captured.err.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and "UTF-8" in errors[0], captured.err

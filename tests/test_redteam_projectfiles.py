@@ -54,7 +54,7 @@ def test_project_file_linked_outside_is_not_read(
     capsys.readouterr()
     code = run(["-C", str(project), *args])
     err = capsys.readouterr().err
-    assert code == 1, err
+    assert code == 3, err
     assert "private data" not in err
     errors = [line for line in err.splitlines() if line.startswith("error")]
     assert len(errors) == 1, err

@@ -66,7 +66,7 @@ def test_percent_escapes_cannot_leave_a_file_mirror(
     capsys.readouterr()
     code = run(["-C", str(project), "vendor"])
     err = capsys.readouterr().err
-    assert code == 1, err
+    assert code == 3, err
     assert "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error")]
     assert len(errors) == 1, err

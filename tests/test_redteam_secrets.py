@@ -59,7 +59,7 @@ def test_an_unquoted_value_in_a_code_file_is_masked(tmp_path: Path, engine: str,
     secrets = tmp_path / "secrets.json"
     secrets.write_text(body)
     done = _build(project, engine, secrets)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 3, done.stderr
     assert "Traceback" not in done.stderr
     assert SECRET not in done.stdout + done.stderr
 
@@ -79,7 +79,7 @@ def test_a_number_in_a_code_file_is_masked(tmp_path: Path, engine: str, env: str
     secrets = tmp_path / "secrets.json"
     secrets.write_text(f'{{"pin": {PIN}, "negative": -{PIN[::-1]}, "user": "admin"}}\n')
     done = _build(project, engine, secrets)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 3, done.stderr
     assert "Traceback" not in done.stderr
     out = done.stdout + done.stderr
     assert PIN not in out
@@ -105,6 +105,6 @@ def test_a_long_mapping_key_holding_a_secret_is_not_shown_truncated(
         timeout=120,
         check=False,
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 3, done.stderr
     assert "longer than 128 bytes" in done.stderr
     assert secret[:12] not in done.stdout + done.stderr

@@ -50,5 +50,8 @@ def _plain(text: str) -> object:
     if _INT.fullmatch(text) and -(2**63) <= int(text) < 2**64:
         return int(text)
     if _FLOAT.fullmatch(text):
-        return float(text)
+        value = float(text)
+        # go-yaml keeps a plain scalar whose ParseFloat fails (out of range: 1e580) a string
+        if value not in (float("inf"), float("-inf")):
+            return value
     return text
