@@ -156,7 +156,6 @@ def _read_input(path: str) -> bytes | None:
     """A recorded input's bytes, or None: a stamp is local state that may have been edited, so
     only a regular file of sane size is read (a FIFO or ``/dev/zero`` just means "rebuild")."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        return safefs.read_fd(fd, limit=_MAX_INPUT)
+        return safefs.read_file(path, limit=_MAX_INPUT)
     except OSError:
         return None

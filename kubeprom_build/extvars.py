@@ -9,14 +9,15 @@ flag forms follow the jsonnet CLI: ``--ext-str k=v``, ``--ext-str k`` (value fro
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubeprom_build import safefs
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.redaction import Redactor, Secret, secrets_of
 
@@ -151,28 +152,19 @@ def _read_value_file(flag: str, name: str, path: Path) -> str:
     one line instead of a hang or an unbounded read.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        return safefs.read_file(path, limit=MAX_VALUE_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{flag} {name}: file {path} does not exist") from None
-    except OSError as err:
-        raise ConfigError(f"{flag} {name}: cannot read {path}: {err.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{flag} {name}: {path} is not a regular file")
-        data = os.read(fd, MAX_VALUE_BYTES + 1) if info.st_size <= MAX_VALUE_BYTES else b""
-        while len(data) <= MAX_VALUE_BYTES and (more := os.read(fd, 1 << 20)):
-            data += more
-        if info.st_size > MAX_VALUE_BYTES or len(data) > MAX_VALUE_BYTES:
-            raise ConfigError(f"{flag} {name}: {path} is larger than {MAX_VALUE_BYTES >> 20} MiB")
-        text = data.decode("utf-8")
+    except safefs.NotRegularError:
+        raise ConfigError(f"{flag} {name}: {path} is not a regular file") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{flag} {name}: file {path} is not UTF-8 text") from None
     except OSError as err:
+        if err.errno == errno.EFBIG:
+            raise ConfigError(
+                f"{flag} {name}: {path} is larger than {MAX_VALUE_BYTES >> 20} MiB"
+            ) from None
         raise ConfigError(f"{flag} {name}: cannot read {path}: {err.strerror}") from None
-    finally:
-        os.close(fd)
-    return text
 
 
 def check_code_nesting(flag: str, name: str, code: str) -> None:

@@ -11,18 +11,18 @@ who wrote it (:class:`Trust`).
 from __future__ import annotations
 
 import enum
+import errno
 import json
 import logging
 import os
 import posixpath
 import re
-import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from kubeprom_build import uri
+from kubeprom_build import safefs, uri
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.fsutil import atomic_write_bytes, enclosing_repo_root
 
@@ -380,34 +380,19 @@ def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
     """
     _refuse_outside_link(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        return safefs.read_file(path, limit=MAX_BYTES)
     except FileNotFoundError:
         if missing_ok:
             return None
         raise ConfigError(
             f"{path}: not found; 'kpb -C {path.parent} init --minimal' creates an empty one"
         ) from None
+    except safefs.NotRegularError:
+        raise ConfigError(f"{path}: not a regular file") from None
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB") from None
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{path}: not a regular file")
-        if info.st_size > MAX_BYTES:
-            raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB")
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            if sum(map(len, chunks)) > MAX_BYTES:
-                break
-        data = b"".join(chunks)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_BYTES:
-        raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB")
-    return data
 
 
 def _refuse_outside_link(path: Path) -> None:
