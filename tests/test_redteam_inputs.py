@@ -17,6 +17,7 @@ import pytest
 
 from kubeprom_build.cli import run
 from tests.helpers import projects
+from tests.helpers.cli import refusal
 from tests.helpers.gitrepos import World, git_dep, github_world, snapshot, write_jsonnetfile
 
 
@@ -39,15 +40,9 @@ def _one_line_refusal(
     project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> str:
     before = snapshot(tmp_path)
-    capsys.readouterr()
-    code = run(["-C", str(project), *args])
-    err = capsys.readouterr().err
-    assert code == 3, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if line.startswith("error")]
-    assert len(errors) == 1, err
+    line = refusal(["-C", str(project), *args], capsys)
     assert snapshot(tmp_path) == before
-    return errors[0]
+    return line
 
 
 @pytest.mark.parametrize(

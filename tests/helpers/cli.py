@@ -1,0 +1,25 @@
+"""Running the real ``kpb`` command in-process and checking how it refuses input."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeprom_build.cli import run
+from kubeprom_build.errors import EXIT_INPUT
+
+
+def refusal(args: list[str], capsys: pytest.CaptureFixture[str], *, absent: str = "") -> str:
+    """Run ``kpb ARGS``; it must fail as an input error with one ``error:`` line, no traceback,
+    and ``absent`` (e.g. data that must not be quoted) nowhere in its output.
+
+    Returns that line, for the caller's checks of what it names.
+    """
+    capsys.readouterr()
+    code = run(args)
+    err = capsys.readouterr().err
+    assert code == EXIT_INPUT, err
+    assert "Traceback" not in err
+    assert not absent or absent not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, err
+    return errors[0]
