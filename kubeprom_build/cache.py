@@ -89,6 +89,12 @@ class GitCache:
     offline: bool = False
     #: Stall timeout in seconds for every git call (None: ``$KPB_TIMEOUT`` or 60).
     timeout: float | None = None
+    #: What this run already proved about the cache (a fetched sha, its commit, a subdir with
+    #: all its blobs): a cache only grows during a run, so a prefetch's checks are not repeated
+    #: by the real fetch. Keys are tuples; values the peeled commit, or "" for a fact.
+    _proved: dict[tuple[str, ...], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         """A bad ``--timeout`` or ``$KPB_TIMEOUT`` fails before anything runs."""
@@ -147,8 +153,13 @@ class GitCache:
 
     def has(self, remote: str, sha: str) -> bool:
         """True when ``sha`` was fetched before (decided from refs alone: no network)."""
+        if ("has", remote, sha) in self._proved:
+            return True
         repo = self.repo_path(remote)
-        return repo.is_dir() and f"{SHA_REF}{sha}" in git.refs(repo, SHA_REF)
+        found = repo.is_dir() and f"{SHA_REF}{sha}" in git.refs(repo, SHA_REF)
+        if found:
+            self._proved["has", remote, sha] = ""
+        return found
 
     def commit(self, remote: str, sha: str) -> tuple[Path, str]:
         """Make ``sha`` (commit or tag object) available; returns the repo and the commit."""
@@ -161,8 +172,12 @@ class GitCache:
                 )
             with self._lock(remote):
                 self._fetch_locked(remote, sha)
+            self._proved["has", remote, sha] = ""
         repo = self.repo_path(remote)
-        return repo, git.peel_commit(repo, sha)
+        commit = self._proved.get(("peel", remote, sha))
+        if commit is None:
+            commit = self._proved["peel", remote, sha] = git.peel_commit(repo, sha)
+        return repo, commit
 
     def _fetch_locked(self, remote: str, sha: str) -> None:
         def fetch(repo: Path) -> None:
@@ -238,6 +253,8 @@ class GitCache:
         """Fetch what :meth:`export` needs (the commit, the blobs below ``subdir``) into the
         cache without extracting; returns the repo and the commit. Used for prefetching."""
         repo, commit = self.commit(remote, sha)
+        if ("complete", remote, commit, subdir) in self._proved:
+            return repo, commit
         specs = [f"{commit}:{subdir}" if subdir else f"{commit}^{{tree}}"]
         missing = git.missing_objects(repo, specs)
         if missing is None:
@@ -249,9 +266,11 @@ class GitCache:
                     "run without --offline"
                 )
             with self._lock(remote):
+                if ("complete", remote, commit, subdir) in self._proved:
+                    return repo, commit  # a prefetch fetched them while we waited for the lock
                 _clear_stale_locks(repo)
-                missing = git.missing_objects(repo, specs) or []  # a prefetch may have run
                 self._fetch_blobs(repo, remote, missing, subdir)
+        self._proved["complete", remote, commit, subdir] = ""
         return repo, commit
 
     def read_file(self, remote: str, sha: str, path: str) -> bytes | None:
