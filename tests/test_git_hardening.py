@@ -43,13 +43,18 @@ HARDENING = [
 
 
 def wrapper(bin_dir: Path, *, version: str | None = None, log: Path | None = None) -> Path:
-    """A ``git`` on PATH that logs argv (fields \\x1f, calls \\x1e) and execs the real git."""
+    """A ``git`` on PATH that logs argv and execs the real git.
+
+    ``log`` is a directory: each call writes its own file (fields separated by \\x1f), so
+    git processes kpb runs in parallel cannot interleave their records.
+    """
     bin_dir.mkdir(parents=True, exist_ok=True)
     lines = ["#!/bin/sh"]
     if log is not None:
-        target = shlex.quote(str(log))
-        lines.append(f'for a in "$@"; do printf "%s\\037" "$a"; done >> {target}')
-        lines.append(f'printf "\\036" >> {target}')
+        log.mkdir(parents=True, exist_ok=True)
+        target = shlex.quote(str(log / "call.XXXXXXXX"))
+        lines.append(f"record=$(mktemp {target})")
+        lines.append('for a in "$@"; do printf "%s\\037" "$a"; done > "$record"')
     if version is not None:
         lines.append(f'if [ "$1" = "--version" ]; then echo {shlex.quote(version)}; exit 0; fi')
     lines.append(f'exec {shlex.quote(REAL_GIT)} "$@"')
@@ -60,8 +65,9 @@ def wrapper(bin_dir: Path, *, version: str | None = None, log: Path | None = Non
 
 
 def calls(log: Path) -> list[list[str]]:
-    text = log.read_text() if log.exists() else ""
-    return [call.split("\x1f")[:-1] for call in text.split("\x1e") if call]
+    """Every recorded call's argv (in no particular order)."""
+    files = sorted(log.glob("call.*")) if log.is_dir() else []
+    return [path.read_text().split("\x1f")[:-1] for path in files]
 
 
 def config_values(argv: list[str]) -> list[str]:
@@ -90,7 +96,7 @@ def project(tmp_path: Path, world: World) -> Path:
 def test_every_git_call_carries_the_hardening_options(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log = tmp_path / "argv.log"
+    log = tmp_path / "argv"
     wrapper(tmp_path / "bin", log=log)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     monkeypatch.setenv(kpb_git.ALLOW_VERSION_ENV, REAL_VERSION)  # the wrapper is not /usr/bin/git
@@ -234,7 +240,7 @@ def test_the_check_is_lazy_a_noop_vendor_runs_no_git(
     project: Path, tmp_path: Path, world: World
 ) -> None:
     assert kpb(project, tmp_path / "none", "vendor").returncode == 0
-    log = tmp_path / "argv.log"
+    log = tmp_path / "argv"
     wrapper(tmp_path / "bin", version="git version 2.43.6", log=log)
     proc = kpb(project, tmp_path / "bin", "vendor")
     assert proc.returncode == 0, proc.stderr
