@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import kubeprom_build
 from kubeprom_build import buildstate, vendor
 from tests.helpers import projects
@@ -26,7 +24,6 @@ from tests.helpers.gitrepos import (
     World,
     git,
     git_dep,
-    github_world,
     snapshot,
     write_jsonnetfile,
 )
@@ -116,11 +113,6 @@ local lib = import 'github.com/org/lib/main.libsonnet';
 { 'lib-configmap': { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'lib' },
                      data: { value: lib.value } } }
 """
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
 
 
 def team_project(world: World, root: Path) -> Path:

@@ -12,14 +12,9 @@ from pathlib import Path
 import pytest
 
 from kubeprom_build.cli import run
-from tests.helpers.gitrepos import World, git_dep, github_world, snapshot, write_jsonnetfile
+from tests.helpers.gitrepos import World, git_dep, snapshot, write_jsonnetfile
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
 
 
 @pytest.fixture

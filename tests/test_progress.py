@@ -13,15 +13,10 @@ import pytest
 from rich.console import Console
 
 from kubeprom_build.cli import run, vendor_cmds
-from tests.helpers.gitrepos import World, git_dep, github_world, write_jsonnetfile
+from tests.helpers.gitrepos import World, git_dep, write_jsonnetfile
 
 LONG = "prometheus-operator-with-a-very-long-organisation-name/kube-prometheus-jsonnet-library"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return github_world(tmp_path, monkeypatch)
 
 
 @pytest.fixture
