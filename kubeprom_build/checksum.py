@@ -134,10 +134,8 @@ class _Walk:
         if path is None:
             self.directory(None, prefix, _grafts(overlay, prefix))
             return
-        try:
-            fd = os.open(path, _DIR_FLAGS)
-        except OSError as exc:
-            self._abort(f"{path}: {exc}")
+        fd = self._open(os.fspath(path), _DIR_FLAGS, None, str(path))
+        if fd is None:
             return
         outer = self.real_root, self.root_prefix
         self.real_root, self.root_prefix = os.path.realpath(path), prefix
@@ -171,7 +169,7 @@ class _Walk:
                 continue
             if stat.S_ISDIR(info.st_mode):
                 self.entries.append(Entry(rel, "dir"))
-                self._subdirectory(dir_fd, raw, rel)
+                self._below(dir_fd, raw, rel, {})
             elif stat.S_ISREG(info.st_mode):
                 self.file_at(dir_fd, os.fsencode(raw), rel)
             elif stat.S_ISLNK(info.st_mode):
@@ -180,20 +178,22 @@ class _Walk:
                 self.entries.append(Entry(rel, "special", _special_kind(info.st_mode)))
                 self._abort(f"{rel} is not a regular file")
 
-    def _subdirectory(self, dir_fd: int, name: str, rel: str) -> None:
-        self._below(dir_fd, name, rel, {})
-
     def _below(self, dir_fd: int | None, name: str, rel: str, grafts: Mapping[str, Path]) -> None:
         if dir_fd is None:
             self.directory(None, rel + "/", grafts)
             return
+        fd = self._open(name, _DIR_FLAGS, dir_fd, rel)
+        if fd is not None:
+            with _closing(fd):
+                self.directory(fd, rel + "/", grafts)
+
+    def _open(self, name: str | bytes, flags: int, dir_fd: int | None, rel: str) -> int | None:
+        """Open ``name`` below ``dir_fd``; an error ends jb's sum, not the walk."""
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+            return os.open(name, flags, dir_fd=dir_fd)
         except OSError as exc:
             self._abort(f"{rel}: {exc}")
-            return
-        with _closing(fd):
-            self.directory(fd, rel + "/", grafts)
+            return None
 
     def _graft(self, rel: str, tree: Path) -> None:
         """A grafted package is a directory; anything else (a local link) fails jb's walk too."""
@@ -205,10 +205,8 @@ class _Walk:
 
     def file_at(self, dir_fd: int | None, name: bytes, rel: str) -> None:
         """Hash a regular file for both the sum and the inventory; it is read once."""
-        try:
-            fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
-        except OSError as exc:
-            self._abort(f"{rel}: {exc}")
+        fd = self._open(name, _FILE_FLAGS, dir_fd, rel)
+        if fd is None:
             return
         with _closing(fd):
             info = os.fstat(fd)
