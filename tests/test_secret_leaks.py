@@ -76,6 +76,20 @@ class Inputs:
     params: list[str]  # the environment's function parameters, for TLAs
 
 
+def given_inputs(
+    form: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> Inputs:
+    """The secrets of ``form`` as flags, their environment set, and kpb's DEBUG log captured."""
+    inputs = make_inputs(form, tmp_path / "secrets-in")
+    for name, value in inputs.env.items():
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.DEBUG, logger="kpb")
+    return inputs
+
+
 def make_inputs(form: str, folder: Path) -> Inputs:
     """Pass the secrets of ``form`` as the real flags would (files written under ``folder``)."""
     values = secret_values(form)
@@ -266,12 +280,9 @@ def test_no_form_of_a_secret_leaks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root = projects.make_project(tmp_path / "repo")
-    inputs = make_inputs(form, tmp_path / "secrets-in")
-    for name, value in inputs.env.items():
-        monkeypatch.setenv(name, value)
+    inputs = given_inputs(form, tmp_path, monkeypatch, caplog)
     projects.set_env(root, "dev", program(inputs, FAILURES[failure]))
     projects.set_env(root, "prd", program(inputs, FAILURES[failure]))
-    caplog.set_level(logging.DEBUG, logger="kpb")
     values = secret_values(form)
     parallel = failure in ("error-concatenated", "value-not-object") and engine == "rs"
     for label, code, blob in _run_all(root, inputs, engine, capfd, caplog, parallel):
@@ -292,10 +303,7 @@ def test_successful_build_writes_secrets_only_into_manifests(
 ) -> None:
     """Inline mode: the Secret in manifests/ holds the value; output, logs and .kpb/ do not."""
     root = projects.make_project(tmp_path / "repo")
-    inputs = make_inputs(form, tmp_path / "secrets-in")
-    for name, value in inputs.env.items():
-        monkeypatch.setenv(name, value)
-    caplog.set_level(logging.DEBUG, logger="kpb")
+    inputs = given_inputs(form, tmp_path, monkeypatch, caplog)
     values = secret_values(form)
     projects.set_env(root, "dev", program(inputs, "{ cm: { kind: 'ConfigMap' } }"))
     assert run(["-C", str(root), "build", "dev", *inputs.args]) == 0
@@ -445,10 +453,7 @@ def test_output_keys_made_of_secrets_are_not_listed(
 ) -> None:
     """The file exists (that is the build's job), but --check and --json list it masked."""
     root = projects.make_project(tmp_path / "repo")
-    inputs = make_inputs(form, tmp_path / "secrets-in")
-    for name, value in inputs.env.items():
-        monkeypatch.setenv(name, value)
-    caplog.set_level(logging.DEBUG, logger="kpb")
+    inputs = given_inputs(form, tmp_path, monkeypatch, caplog)
     projects.set_env(
         root,
         "dev",
