@@ -35,8 +35,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kubeprom_build import build, manifests
-from kubeprom_build.engine import available_engines
+from kubeprom_build.rendering import manifests
+from kubeprom_build.rendering import pipeline as build
+from kubeprom_build.rendering.engine import available_engines
 
 LIBRARY = Path(__file__).with_suffix(".libsonnet")
 

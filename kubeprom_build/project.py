@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kubeprom_build import jsonnetfile
+from kubeprom_build import vendoring
 
 ENVIRONMENTS = "environments"
 #: Entries that make a directory a kpb project.
-MARKERS = (jsonnetfile.FILE, ENVIRONMENTS)
+MARKERS = (vendoring.JSONNETFILE, ENVIRONMENTS)
 
 
 def is_project(directory: Path) -> bool:
@@ -49,6 +49,6 @@ def not_found_message(start: Path) -> str:
     """The one line a command that needs a project prints outside of any."""
     return (
         f"not inside a kpb project: neither {start} nor a parent directory holds "
-        f"{jsonnetfile.FILE} or {ENVIRONMENTS}/; run 'kpb init' to create one here, "
+        f"{vendoring.JSONNETFILE} or {ENVIRONMENTS}/; run 'kpb init' to create one here, "
         "or pass -C DIR"
     )

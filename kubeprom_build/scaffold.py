@@ -12,9 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubeprom_build import fsutil, jsonnetfile
+from kubeprom_build import fsutil, vendoring
 from kubeprom_build.errors import ConfigError
-from kubeprom_build.jsonnetfile import JsonnetFile
 
 KP = "github.com/prometheus-operator/kube-prometheus/jsonnet/kube-prometheus@v0.18.0"
 
@@ -64,7 +63,7 @@ class Created:
 
 def files(*, minimal: bool) -> dict[str, bytes]:
     """``{relative path: content}`` of a new project (``minimal``: jsonnetfile.json only)."""
-    scaffold = {jsonnetfile.FILE: jsonnetfile.dumps(JsonnetFile(), lock=False)}
+    scaffold = {vendoring.JSONNETFILE: vendoring.empty_jsonnetfile()}
     if not minimal:
         scaffold["environments/dev.jsonnet"] = ENVIRONMENT.encode()
         scaffold["jsonnet/app.libsonnet"] = LIBRARY.encode()

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import build, buildstate, manifests, outputs
-from kubeprom_build.engine import get_engine
 from kubeprom_build.errors import BuildError, ConfigError
-from kubeprom_build.extvars import Variables, parse_variables
+from kubeprom_build.rendering import buildstate, manifests, outputs
+from kubeprom_build.rendering import pipeline as build
+from kubeprom_build.rendering.engine import get_engine
+from kubeprom_build.rendering.extvars import Variables, parse_variables
 from tests.helpers import projects
 
 ENGINES = ["rs", "go", "cpp"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from kubeprom_build import buildstate
+from kubeprom_build.rendering import buildstate
 
 OUTPUT = {"a.yaml": b"a: 1\n"}
 

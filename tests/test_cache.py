@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import git
-from kubeprom_build.cache import GitCache, cache_root, entry_name
 from kubeprom_build.errors import GitError
+from kubeprom_build.vendoring import git
+from kubeprom_build.vendoring.cache import GitCache, cache_root, entry_name
 from tests.helpers.gitrepos import Remote, make_remote, snapshot
 
 

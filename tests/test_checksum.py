@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import jsonnetfile
-from kubeprom_build.checksum import EMPTY_SUM, dir_sum
+from kubeprom_build.vendoring import jsonnetfile
+from kubeprom_build.vendoring.checksum import EMPTY_SUM, dir_sum
 from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import build, buildstate, fsutil, manifests
+from kubeprom_build import fsutil
 from kubeprom_build.cli import run
-from kubeprom_build.engine import get_engine
+from kubeprom_build.rendering import buildstate, manifests
+from kubeprom_build.rendering import pipeline as build
+from kubeprom_build.rendering.engine import get_engine
 from tests.helpers import projects
 from tests.helpers.disks import tiny_tmpfs
 from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir

@@ -248,7 +248,7 @@ def test_a_bug_exits_70_with_a_trace_and_json_says_bug(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError("secret-ish detail")
 
-    monkeypatch.setattr(build_cmds.builder, "build", broken)
+    monkeypatch.setattr(build_cmds.rendering, "build", broken)
     code, doc = kpb_json(capsys, "-C", str(project), "build", "dev", "--json")
     assert code == errors.EXIT_BUG
     assert doc["error"] == {"message": "internal error: ZeroDivisionError", "kind": "bug"}

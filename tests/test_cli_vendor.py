@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build.checksum import dir_sum
 from kubeprom_build.cli import run
+from kubeprom_build.vendoring.checksum import dir_sum
 from tests.helpers.gitrepos import (
     World,
     git_dep,
@@ -485,8 +485,8 @@ def test_progress_on_a_terminal_shows_one_line_per_package(
 
     from rich.console import Console
 
-    from kubeprom_build import vendor
     from kubeprom_build.cli import vendor_cmds
+    from kubeprom_build.vendoring import commands as vendor
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=120, no_color=True)

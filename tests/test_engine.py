@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build.engine import ENGINE_MODULES, JsonnetError, available_engines, get_engine
 from kubeprom_build.errors import ConfigError
-from kubeprom_build.imports import Importer
+from kubeprom_build.rendering.engine import (
+    ENGINE_MODULES,
+    JsonnetError,
+    available_engines,
+    get_engine,
+)
+from kubeprom_build.rendering.imports import Importer
 from tests.helpers import projects
 
 ENGINES = ["rs", "go", "cpp"]

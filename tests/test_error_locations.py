@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build.imports import Importer
+from kubeprom_build.rendering.imports import Importer
+from kubeprom_build.vendoring import commands
 from tests.helpers import projects
 from tests.helpers.gitrepos import git_dep, write_jsonnetfile
 
@@ -186,7 +187,12 @@ def test_a_locked_legacy_name_without_its_link_says_run_kpb_vendor(tmp_path: Pat
     write_jsonnetfile(
         root, [git_dep(remote, "jsonnet/kube-prometheus", "v1", sum="A" * 43 + "=")], lock=True
     )
-    importer = Importer(root, [root / "jsonnet", root / "vendor"], [root], vendor=root / "vendor")
+    declared = commands.declared_names(root)
+    assert declared is not None
+    assert "kube-prometheus" in declared
+    importer = Importer(
+        root, [root / "jsonnet", root / "vendor"], [root], vendor=root / "vendor", declared=declared
+    )
     importer("environments/", "kube-prometheus/main.libsonnet")
     assert importer.failure == (
         "cannot find 'kube-prometheus/main.libsonnet' imported from environments/ (searched "

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build.engine import JsonnetError, get_engine
 from kubeprom_build.errors import ConfigError
-from kubeprom_build.extvars import Variables, missing_variable, parse_variables
+from kubeprom_build.rendering.engine import JsonnetError, get_engine
+from kubeprom_build.rendering.extvars import Variables, missing_variable, parse_variables
 
 
 def test_inline_env_and_file_forms(tmp_path: Path) -> None:

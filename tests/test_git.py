@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import git
 from kubeprom_build.errors import ConfigError, GitError
+from kubeprom_build.vendoring import git
 from tests.helpers.gitrepos import Remote, make_remote
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import git as kpb_git
 from kubeprom_build.cli import run
+from kubeprom_build.vendoring import git as kpb_git
 from tests.helpers.gitrepos import (
     World,
     git,

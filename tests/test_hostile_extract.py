@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build.checksum import dir_sum
 from kubeprom_build.cli import run
+from kubeprom_build.vendoring.checksum import dir_sum
 from tests.helpers.gitrepos import (
     World,
     git,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeprom_build import jsonnetfile
 from kubeprom_build.errors import ConfigError
-from kubeprom_build.jsonnetfile import (
+from kubeprom_build.vendoring import jsonnetfile
+from kubeprom_build.vendoring.jsonnetfile import (
     Dependency,
     GitSource,
     JsonnetFile,

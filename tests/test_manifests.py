@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import manifests
 from kubeprom_build.errors import BuildError
+from kubeprom_build.rendering import manifests
 from tests.helpers.disks import tiny_tmpfs
 
 OLD = {"a.yaml": b"a: 1\n", "b.yaml": b"b: 1\n", "setup/ns.yaml": b"kind: Namespace\n"}

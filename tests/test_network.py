@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import git
-from kubeprom_build.cache import GitCache
 from kubeprom_build.errors import ConfigError, GitError
+from kubeprom_build.vendoring import git
+from kubeprom_build.vendoring.cache import GitCache
 from tests.helpers.gitrepos import World, git_dep, github_world, write_jsonnetfile
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

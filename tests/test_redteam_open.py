@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import checksum
 from kubeprom_build.cli import run
+from kubeprom_build.vendoring import checksum
 from tests.helpers.gitrepos import World, git, git_dep, github_world, write_jsonnetfile
 
 KPB = [sys.executable, "-m", "kubeprom_build"]

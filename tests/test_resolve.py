@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from kubeprom_build.errors import IntegrityError
-from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile
-from kubeprom_build.resolve import Fetched, resolve
+from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile
+from kubeprom_build.vendoring.resolve import Fetched, resolve
 
 
 def dep(name: str, version: str = "master", sum_: str = "", single: bool = False) -> Dependency:

@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from kubeprom_build.cli import run
-from kubeprom_build.extvars import parse_variables
-from kubeprom_build.redaction import MIN_LENGTH, Redactor, secrets_of
+from kubeprom_build.rendering.extvars import parse_variables
+from kubeprom_build.rendering.redaction import MIN_LENGTH, Redactor, secrets_of
 from tests.helpers import projects
 
 #: One base secret per hazard; each input form gets its own copy (a distinct 2-char prefix).
@@ -365,7 +365,7 @@ def test_short_secrets_hide_engine_messages_and_whole_words_only() -> None:
     masker = redactor.redactor()
     assert masker.short == ("--ext-str env",)
     assert masker.redact("device dev long-secret") == "device *** ***"
-    from kubeprom_build.build import engine_message
+    from kubeprom_build.rendering.pipeline import engine_message
 
     message = engine_message(
         "x", "RUNTIME ERROR: boom dev\n\tenvironments/x.jsonnet:1:2-3\t", masker
@@ -393,8 +393,8 @@ def test_code_numbers_are_not_secrets() -> None:
 
 
 def test_samples_show_structure_only_once_a_variable_is_given() -> None:
-    from kubeprom_build import outputs
     from kubeprom_build.errors import BuildError
+    from kubeprom_build.rendering import outputs
 
     doc = {"a": [{"kind": "Secret", "n": 3, "ok": True, "none": None, "s": "not-a-secret"}]}
     with pytest.raises(BuildError) as plain:

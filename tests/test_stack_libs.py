@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from kubeprom_build import jsonnetfile
-from kubeprom_build.engine import JsonnetError, available_engines, get_engine
+from kubeprom_build.rendering.engine import JsonnetError, available_engines, get_engine
+from kubeprom_build.vendoring import jsonnetfile
 
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "jsonnet"

@@ -1,6 +1,7 @@
 """The EKS stack built against the real kube-prometheus v0.18.0 (marker ``realworld``).
 
-Environments go through kpb's own pipeline (:func:`kubeprom_build.build.render`: engine, output
+Environments go through kpb's own pipeline (:func:`kubeprom_build.rendering.pipeline.render`:
+engine, output
 contract, YAML emitter); assertions read the YAML bytes back.
 
 Runs where a vendor tree holding kube-prometheus and its dependencies exists: the project's own
@@ -26,9 +27,9 @@ from typing import Any
 import pytest
 import yaml
 
-from kubeprom_build.build import BuildRequest, render
-from kubeprom_build.buildstate import new_salt
-from kubeprom_build.engine import JsonnetError, available_engines, get_engine
+from kubeprom_build.rendering.buildstate import new_salt
+from kubeprom_build.rendering.engine import JsonnetError, available_engines, get_engine
+from kubeprom_build.rendering.pipeline import BuildRequest, render
 from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir
 from tests.test_stack_libs import route
 

@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeprom_build.errors import ConfigError
-from kubeprom_build.jsonnetfile import Dependency, GitSource, LocalSource
-from kubeprom_build.uri import (
+from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, LocalSource
+from kubeprom_build.vendoring.packageuri import parse_uri
+from kubeprom_build.vendoring.uri import (
     RemoteParts,
     canonical_remote,
     check_version,
     clean_subdir,
-    parse_uri,
     remote_name_parts,
     split_remote,
 )

@@ -319,7 +319,7 @@ def test_two_projects_share_the_cache_concurrently(world: World, tmp_path: Path)
 
 @pytest.mark.slow
 def test_kill_at_any_moment_leaves_every_package_old_or_new(world: World, tmp_path: Path) -> None:
-    from kubeprom_build.checksum import dir_sum
+    from kubeprom_build.vendoring.checksum import dir_sum
 
     project = tmp_path / "project"
     project.mkdir()

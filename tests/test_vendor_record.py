@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build.checksum import dir_sum
 from kubeprom_build.cli import run
+from kubeprom_build.vendoring.checksum import dir_sum
 from tests.helpers.gitrepos import World, git_dep, github_world, snapshot, write_jsonnetfile
 
 PKG = "vendor/github.com/org/lib"
@@ -130,7 +130,7 @@ def test_a_record_written_elsewhere_is_not_trusted(project: Path, tmp_path: Path
     record = project / ".kpb/vendor-record.json"
     seal, _, text = record.read_text().partition("\n")
     body = json.loads(text)
-    from kubeprom_build.checksum import scan
+    from kubeprom_build.vendoring.checksum import scan
 
     found = scan(project / PKG)
     entry = body["packages"]["github.com/org/lib"]

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from kubeprom_build import yamlemit
-from kubeprom_build.yamlemit import (
+from kubeprom_build.rendering import yamlemit
+from kubeprom_build.rendering.yamlemit import (
     UnrepresentableError,
     dumps,
     format_float,

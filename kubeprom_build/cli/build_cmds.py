@@ -1,7 +1,8 @@
 """Commands that render environments: ``kpb build`` and ``kpb diff``.
 
 Only this module talks to the terminal for building: it turns options into a
-:class:`~kubeprom_build.build.BuildRequest`, shows progress, renders the summary table or the
+:class:`~kubeprom_build.rendering.pipeline.BuildRequest`, shows progress, renders the summary
+table or the
 ``--json`` result, and raises the error whose class carries the exit code (an out-of-date
 ``--check`` exits 1, an evaluation error 3).
 """
@@ -20,8 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kubeprom_build import build as builder
-from kubeprom_build import vendor
+from kubeprom_build import rendering, vendoring
 from kubeprom_build.cli import complete, vendor_cmds
 from kubeprom_build.cli.app import app, options, report, stderr, stdout
 from kubeprom_build.errors import (
@@ -31,7 +31,6 @@ from kubeprom_build.errors import (
     NotReadyError,
     OutOfDateError,
 )
-from kubeprom_build.extvars import FLAGS, parse_variables
 
 _VAR_HELP = {
     "--ext-str": "External string variable NAME=VALUE, or NAME to take it from $NAME.",
@@ -90,7 +89,7 @@ OutputOpt = Annotated[
 ]
 
 #: Parameter name of each ext/TLA flag (``--ext-str-file`` → ``ext_str_file``).
-_VAR_PARAMETERS = {flag.removeprefix("--").replace("-", "_"): flag for flag in FLAGS}
+_VAR_PARAMETERS = {flag.removeprefix("--").replace("-", "_"): flag for flag in rendering.FLAGS}
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ class EvalFlags:
 
     engine: str | None = None
     jpath: tuple[Path, ...] = ()
-    variables: tuple[tuple[str, str], ...] = ()  # (flag, argument), in FLAGS order
+    variables: tuple[tuple[str, str], ...] = ()  # (flag, argument), in rendering.FLAGS order
 
 
 _NO_EVAL_FLAGS = EvalFlags()  # the placeholder's default; the wrapper always passes real ones
@@ -130,7 +129,7 @@ def _with_eval_options(command: Callable[..., None]) -> Callable[..., None]:
     def wrapper(**kwargs: Any) -> None:
         engine, jpath = kwargs.pop("engine"), kwargs.pop("jpath")
         given = {flag: kwargs.pop(name) or [] for name, flag in _VAR_PARAMETERS.items()}
-        variables = tuple((flag, arg) for flag in FLAGS for arg in given[flag])
+        variables = tuple((flag, arg) for flag in rendering.FLAGS for arg in given[flag])
         command(**kwargs, evaluation=EvalFlags(engine, tuple(jpath or ()), variables))
 
     wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
@@ -144,22 +143,23 @@ def _request(
     check: bool = False,
     force: bool = False,
     output: Path | None = None,
-) -> builder.BuildRequest:
+) -> rendering.BuildRequest:
     opts = options(ctx)
     extra = tuple(p.resolve() for p in evaluation.jpath)
     for folder in extra:
         if not folder.is_dir():
             raise ConfigError(f"-J {folder}: not a directory")
-    return builder.BuildRequest(
+    return rendering.BuildRequest(
         project=opts.project,
         vendor_dir=opts.vendor_dir,
         jpath=extra,
-        variables=parse_variables(evaluation.variables),
+        variables=rendering.parse_variables(evaluation.variables),
         engine=evaluation.engine,
         check=check,
         force=force,
         wait_seconds=opts.wait_seconds,
         output=Path.cwd() / output if output is not None else None,
+        vendor_names=vendoring.declared_names(opts.project),
     )
 
 
@@ -174,8 +174,8 @@ def _require_ready(ctx: typer.Context) -> None:
     in jsonnet. The check is the no-op check of ``kpb vendor``: no network, no git.
     """
     glob = options(ctx)
-    opts = vendor.Options(glob.project, glob.vendor_dir, wait_seconds=glob.wait_seconds)
-    stale = vendor.ready(opts)
+    opts = vendoring.Options(glob.project, glob.vendor_dir, wait_seconds=glob.wait_seconds)
+    stale = vendoring.ready(opts)
     if not stale:
         return
     shown = ", ".join(stale[:_SHOWN_PACKAGES])
@@ -196,13 +196,13 @@ def _select(project: Path, envs: list[str] | None, all_: bool) -> list[str]:
     if all_ and envs:
         raise ConfigError("give environment names or --all, not both")
     if all_:
-        found = builder.environments(project)
+        found = rendering.environments(project)
         if not found:
-            raise ConfigError(f"--all: no environments in {project / builder.ENV_DIR}")
+            raise ConfigError(f"--all: no environments in {project / rendering.ENV_DIR}")
         return found
     if not envs:
         raise ConfigError("name the environments to build (e.g. 'kpb build dev') or use --all")
-    return list(dict.fromkeys(builder.environment_name(env) for env in envs))
+    return list(dict.fromkeys(rendering.environment_name(env) for env in envs))
 
 
 BUILD_HELP = "\n\n".join(
@@ -267,11 +267,11 @@ def build_command(
     request = _request(ctx, evaluation, check=check, force=force, output=output)
     selected = _select(request.project, envs, all_)
     if vendor_first and (request.project / "jsonnetfile.json").is_file():  # else: nothing to vendor
-        vendor_cmds._vendoring(ctx, vendor.vendor, offline=False, pins=False, jobs=8)
+        vendor_cmds._vendoring(ctx, vendoring.vendor, offline=False, pins=False, jobs=8)
     _require_ready(ctx)
     glob = options(ctx)
     with _progress(selected, glob.quiet) as progress:
-        outcome = builder.build(request, selected, jobs=jobs, progress=progress, warn=_warn)
+        outcome = rendering.build(request, selected, jobs=jobs, progress=progress, warn=_warn)
     report(_json_report(request, outcome))
     if not glob.json:
         _print_summary(request, outcome, check)
@@ -283,7 +283,7 @@ def _warn(message: str) -> None:
 
 
 @contextmanager
-def _progress(envs: list[str], quiet: bool) -> Iterator[builder.Progress]:
+def _progress(envs: list[str], quiet: bool) -> Iterator[rendering.Progress]:
     """A spinner with how many environments are done and which are still pending (terminal only)."""
     if quiet or not stderr.is_terminal:
         yield lambda _env, _stage: None
@@ -300,7 +300,9 @@ def _progress(envs: list[str], quiet: bool) -> Iterator[builder.Progress]:
         yield update
 
 
-def _print_summary(request: builder.BuildRequest, report: builder.BuildReport, check: bool) -> None:
+def _print_summary(
+    request: rendering.BuildRequest, report: rendering.BuildReport, check: bool
+) -> None:
     """The table, and with ``check`` the stale paths (an output key can be made of a secret)."""
     redact = request.variables.redactor().redact
     if all(r.error is not None for r in report.results):
@@ -324,7 +326,7 @@ def _print_summary(request: builder.BuildRequest, report: builder.BuildReport, c
     if check:
         for r in report.results:
             if r.diff and not r.diff.clean:
-                where = builder.output_label(request, r.env)
+                where = rendering.output_label(request, r.env)
                 for label, paths in (("+", r.diff.added), ("~", r.diff.changed)):
                     for path in paths:
                         stdout.print(f"  {label} {where}/{redact(path)}", markup=False)
@@ -332,7 +334,7 @@ def _print_summary(request: builder.BuildRequest, report: builder.BuildReport, c
                     stdout.print(f"  - {where}/{redact(path)}", markup=False)
 
 
-def _status(result: builder.EnvResult, check: bool) -> str:
+def _status(result: rendering.EnvResult, check: bool) -> str:
     if result.error is not None:
         return "FAILED"
     if result.skipped:
@@ -342,7 +344,7 @@ def _status(result: builder.EnvResult, check: bool) -> str:
     return "unchanged" if result.diff and result.diff.clean else "written"
 
 
-def _json_report(request: builder.BuildRequest, report: builder.BuildReport) -> dict[str, Any]:
+def _json_report(request: rendering.BuildRequest, report: rendering.BuildReport) -> dict[str, Any]:
     """Names of variables, never values; paths redacted (an output key can hold a secret)."""
     redact = request.variables.redactor().redact
     return {
@@ -352,7 +354,7 @@ def _json_report(request: builder.BuildRequest, report: builder.BuildReport) -> 
         "environments": [
             {
                 "environment": r.env,
-                "output": builder.output_label(request, r.env),
+                "output": rendering.output_label(request, r.env),
                 "engine": r.engine,
                 "seconds": round(r.seconds, 3),
                 "skipped": r.skipped,
@@ -368,7 +370,7 @@ def _json_report(request: builder.BuildRequest, report: builder.BuildReport) -> 
     }
 
 
-def _finish(request: builder.BuildRequest, report: builder.BuildReport, check: bool) -> None:
+def _finish(request: rendering.BuildRequest, report: rendering.BuildReport, check: bool) -> None:
     failed = [r for r in report.results if r.error is not None]
     if len(failed) == 1:
         raise BuildError(str(failed[0].error))
@@ -379,7 +381,7 @@ def _finish(request: builder.BuildRequest, report: builder.BuildReport, check: b
         raise BuildError(f"{len(failed)} of {len(report.results)} environments failed: {names}")
     stale = [r.env for r in report.results if r.diff and not r.diff.clean]
     if check and stale:
-        where = ", ".join(builder.output_label(request, env) for env in stale)
+        where = ", ".join(rendering.output_label(request, env) for env in stale)
         again = f" --output {request.output}" if request.output is not None else ""
         raise OutOfDateError(
             f"out of date: {where}; run 'kpb build {' '.join(stale)}{again}' and commit the result"
@@ -404,7 +406,7 @@ def diff_command(
         return
     differs = False
     for env in selected:
-        text = builder.diff_environment(request, env)
+        text = rendering.diff_environment(request, env)
         if text:
             differs = True
             typer.echo(text, nl=False)
@@ -412,10 +414,10 @@ def diff_command(
         raise typer.Exit(EXIT_DIFFERENCES)
 
 
-def _diff_json(request: builder.BuildRequest, selected: list[str]) -> None:
+def _diff_json(request: rendering.BuildRequest, selected: list[str]) -> None:
     """``diff --json``: what ``build --check --force`` finds, as names only (no file text)."""
     check = dataclasses.replace(request, check=True, force=True)
-    outcome = builder.build(check, selected, warn=_warn)
+    outcome = rendering.build(check, selected, warn=_warn)
     doc = _json_report(check, outcome)
     report({"environments": doc["environments"], "warnings": doc["warnings"]})
     _finish(check, outcome, check=False)

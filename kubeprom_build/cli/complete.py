@@ -12,8 +12,8 @@ from pathlib import Path
 
 import typer
 
-from kubeprom_build import build, jsonnetfile
 from kubeprom_build import project as projects
+from kubeprom_build import rendering, vendoring
 
 
 def _project(ctx: typer.Context) -> Path | None:
@@ -29,7 +29,7 @@ def environment_names(ctx: typer.Context, incomplete: str) -> list[str]:
     if root is None:
         return []
     with contextlib.suppress(Exception):
-        return [n for n in build.environments(root) if n.startswith(incomplete)]
+        return [n for n in rendering.environments(root) if n.startswith(incomplete)]
     return []
 
 
@@ -38,8 +38,6 @@ def dependency_names(ctx: typer.Context, incomplete: str) -> list[str]:
     root = _project(ctx)
     if root is None:
         return []
-    names: set[str] = set()
-    for name in (jsonnetfile.FILE, jsonnetfile.LOCK_FILE):
-        with contextlib.suppress(Exception):
-            names.update(jsonnetfile.load(root / name, missing_ok=True).names())
-    return sorted(n for n in names if n.startswith(incomplete))
+    with contextlib.suppress(Exception):
+        return [n for n in vendoring.package_names(root) if n.startswith(incomplete)]
+    return []

@@ -1,6 +1,7 @@
 """Commands that manage vendor/: ``init``, ``install``, ``vendor`` and ``update``.
 
-They turn flags into :class:`kubeprom_build.vendor.Options`, render progress events (a rich
+They turn flags into :class:`kubeprom_build.vendoring.commands.Options`, render progress events
+(a rich
 display on a terminal, plain lines otherwise, nothing with ``--quiet``) and print results.
 """
 
@@ -25,7 +26,7 @@ from rich.progress import (
 from rich.table import Column, Table
 
 from kubeprom_build import project as projects
-from kubeprom_build import scaffold, vendor
+from kubeprom_build import scaffold, vendoring
 from kubeprom_build.cli import complete
 from kubeprom_build.cli.app import GlobalOptions, app, options, report, stderr, stdout
 from kubeprom_build.errors import ConfigError, OutOfDateError
@@ -198,14 +199,14 @@ class _Reporter:
         with self.progress:
             yield self
 
-    def __call__(self, event: vendor.Event) -> None:
+    def __call__(self, event: vendoring.Event) -> None:
         with self.lock:
             if self.progress is not None:
                 self._live(event)
             elif not self.quiet:
                 self._plain(event)
 
-    def _plain(self, event: vendor.Event) -> None:
+    def _plain(self, event: vendoring.Event) -> None:
         # Packages already in place are counted in the summary line; a package requested by
         # several dependents is reported once.
         if event.kind == "cached" or (event.kind, event.name) in self.reported:
@@ -220,7 +221,7 @@ class _Reporter:
         if event.kind in lines:
             stderr.print(lines[event.kind], markup=False, highlight=False)
 
-    def _live(self, event: vendor.Event) -> None:
+    def _live(self, event: vendoring.Event) -> None:
         progress = self.progress
         assert progress is not None
         if event.kind == "removed":
@@ -274,8 +275,8 @@ def _options(
     pins: bool,
     jobs: int,
     timeout: float | None = None,
-) -> vendor.Options:
-    return vendor.Options(
+) -> vendoring.Options:
+    return vendoring.Options(
         project=glob.project,
         vendor_dir=glob.vendor_dir,
         offline=offline,
@@ -289,7 +290,7 @@ def _options(
 
 def _vendoring(
     ctx: typer.Context,
-    action: Callable[[vendor.Options], vendor.Outcome],
+    action: Callable[[vendoring.Options], vendoring.Outcome],
     *,
     offline: bool,
     pins: bool,
@@ -309,7 +310,7 @@ def _vendoring(
     _summary(glob, outcome)
 
 
-def _result(outcome: vendor.Outcome) -> dict[str, Any]:
+def _result(outcome: vendoring.Outcome) -> dict[str, Any]:
     """The ``--json`` result of install, vendor and update (docs/json.md)."""
     return {
         "packages": sorted(d.name for d in outcome.lock),
@@ -320,7 +321,7 @@ def _result(outcome: vendor.Outcome) -> dict[str, Any]:
     }
 
 
-def _summary(glob: GlobalOptions, outcome: vendor.Outcome) -> None:
+def _summary(glob: GlobalOptions, outcome: vendoring.Outcome) -> None:
     if glob.quiet:
         return
     kept = len(outcome.lock) - len(outcome.fetched)
@@ -394,8 +395,8 @@ def install(
 ) -> None:
     """Add or change dependencies, then vendor (help text: INSTALL_HELP)."""
 
-    def action(opts: vendor.Options) -> vendor.Outcome:
-        return vendor.install(opts, uris or [], legacy_name=legacy_name, single=single)
+    def action(opts: vendoring.Options) -> vendoring.Outcome:
+        return vendoring.install(opts, uris or [], legacy_name=legacy_name, single=single)
 
     _vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout)
 
@@ -420,13 +421,15 @@ def vendor_command(
     if verify:
         _verify(options(ctx))
         return
-    _vendoring(ctx, vendor.vendor, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout)
+    _vendoring(
+        ctx, vendoring.vendor, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout
+    )
 
 
 def _verify(glob: GlobalOptions) -> None:
     """``vendor --verify``: list every problem, then fail once with a count."""
-    opts = vendor.Options(glob.project, glob.vendor_dir, wait_seconds=glob.wait_seconds)
-    problems = vendor.verify(opts)
+    opts = vendoring.Options(glob.project, glob.vendor_dir, wait_seconds=glob.wait_seconds)
+    problems = vendoring.verify(opts)
     report(
         {
             "verified": not problems,
@@ -463,8 +466,8 @@ def update(
 ) -> None:
     """Move dependencies and rewrite the lock (help text: UPDATE_HELP)."""
 
-    def action(opts: vendor.Options) -> vendor.Outcome:
-        return vendor.update(opts, deps or [])
+    def action(opts: vendoring.Options) -> vendoring.Outcome:
+        return vendoring.update(opts, deps or [])
 
     _vendoring(
         ctx,
@@ -477,7 +480,7 @@ def update(
     )
 
 
-def _print_changes(outcome: vendor.Outcome) -> None:
+def _print_changes(outcome: vendoring.Outcome) -> None:
     if not outcome.changes:
         stdout.print("nothing moved", markup=False)
         return

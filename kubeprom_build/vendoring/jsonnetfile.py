@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from kubeprom_build import safefs, uri
+from kubeprom_build import safefs
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.fsutil import atomic_write_bytes, enclosing_repo_root
+from kubeprom_build.vendoring import uri
 
 log = logging.getLogger("kpb")
 _T = TypeVar("_T")
@@ -52,7 +53,7 @@ class GitSource:
 
     ``remote`` is canonical as jb writes it (``https://HOST/USER/REPO.git`` or
     ``ssh://git@HOST/USER/REPO.git``), or verbatim for ``file://`` URLs and paths, which jb
-    cannot use (see :func:`kubeprom_build.uri.remote_name_parts` for how those are named).
+    cannot use (see :func:`kubeprom_build.vendoring.uri.remote_name_parts` for how those are named).
     ``subdir`` is clean: no leading or trailing '/', no '.', "" for the repository root.
     """
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kubeprom_build import safefs
 from kubeprom_build.errors import ConfigError
-from kubeprom_build.redaction import Redactor, Secret, secrets_of
+from kubeprom_build.rendering.redaction import Redactor, Secret, secrets_of
 
 #: Flag name → (kind, is_code, from_file).
 FLAGS: dict[str, tuple[str, bool, bool]] = {

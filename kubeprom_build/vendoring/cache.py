@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubeprom_build import fsutil, git, safefs
+from kubeprom_build import fsutil, safefs
 from kubeprom_build.errors import GitError
+from kubeprom_build.vendoring import git
 
 log = logging.getLogger("kpb")
 

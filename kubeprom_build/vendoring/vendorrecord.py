@@ -2,7 +2,7 @@
 
 jb's ``sum`` hashes file contents only, so a package whose bytes were moved between files, or
 that gained empty files or lost an execute bit, still matches the lock. When kpb vendors, it
-records each package's full inventory (:class:`kubeprom_build.checksum.Entry`: path, type,
+records each package's full inventory (:class:`kubeprom_build.vendoring.checksum.Entry`: path, type,
 mode, content hash). The no-op check and ``--verify`` compare against it, and ``kpb vendor``
 re-fetches any package that differs. A package with no record (vendored by jb or an older kpb)
 is accepted on jb's sum by ``kpb vendor`` and then recorded; ``--verify`` compares it with its
@@ -26,9 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubeprom_build import fsutil, jsonnetfile, safefs
-from kubeprom_build.checksum import Entry, PackageScan
-from kubeprom_build.jsonnetfile import JsonnetFile
+from kubeprom_build import fsutil, safefs
+from kubeprom_build.vendoring import jsonnetfile
+from kubeprom_build.vendoring.checksum import Entry, PackageScan
+from kubeprom_build.vendoring.jsonnetfile import JsonnetFile
 
 log = logging.getLogger("kpb")
 

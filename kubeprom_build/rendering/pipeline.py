@@ -37,8 +37,10 @@ from pathlib import Path
 
 import yaml
 
-from kubeprom_build import buildstate, fsutil, manifests, outputs
-from kubeprom_build.engine import (
+from kubeprom_build import fsutil
+from kubeprom_build.errors import BuildError, ConfigError, KpbError
+from kubeprom_build.rendering import buildstate, manifests, outputs
+from kubeprom_build.rendering.engine import (
     SLOW_ENGINES,
     Engine,
     JsonnetError,
@@ -48,10 +50,14 @@ from kubeprom_build.engine import (
     get_engine,
     locations,
 )
-from kubeprom_build.errors import BuildError, ConfigError, KpbError
-from kubeprom_build.extvars import Variables, missing_variable
-from kubeprom_build.imports import Importer, ImportFailure, ImportRefusedError, is_placeholder
-from kubeprom_build.redaction import MIN_LENGTH, Redactor
+from kubeprom_build.rendering.extvars import Variables, missing_variable
+from kubeprom_build.rendering.imports import (
+    Importer,
+    ImportFailure,
+    ImportRefusedError,
+    is_placeholder,
+)
+from kubeprom_build.rendering.redaction import MIN_LENGTH, Redactor
 
 log = logging.getLogger("kpb")
 
@@ -84,6 +90,9 @@ class BuildRequest:
     wait_seconds: float = 0.0
     #: Parent of the ``<env>`` output directories; None means ``<project>/manifests``.
     output: Path | None = None
+    #: Package and legacy names the project's jsonnetfile and lock list (None: the project has
+    #: neither). Only used to say "run 'kpb vendor'" when an import fails.
+    vendor_names: frozenset[str] | None = None
 
     @property
     def library(self) -> list[Path]:
@@ -379,7 +388,11 @@ def _allowed_roots(request: BuildRequest) -> list[Path]:
 
 def _importer(request: BuildRequest) -> Importer:
     return Importer(
-        request.project, request.library, _allowed_roots(request), vendor=request.vendor_dir
+        request.project,
+        request.library,
+        _allowed_roots(request),
+        vendor=request.vendor_dir,
+        declared=request.vendor_names,
     )
 
 

@@ -1,4 +1,4 @@
-"""The fetcher a real vendoring run hands to :func:`kubeprom_build.resolve.resolve`.
+"""The fetcher a real vendoring run hands to :func:`kubeprom_build.vendoring.resolve.resolve`.
 
 It answers from vendor/ when a package's sum still matches (no git at all), otherwise fetches
 through the cache into its own folder of one staging directory inside vendor/, in parallel across
@@ -34,13 +34,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import checksum, fsutil, git, jsonnetfile, safefs, vendorrecord
-from kubeprom_build.cache import CacheMiss, GitCache
-from kubeprom_build.checksum import PackageScan
+from kubeprom_build import fsutil, safefs
 from kubeprom_build.errors import ConfigError, GitError
-from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
-from kubeprom_build.resolve import Fetched
-from kubeprom_build.vendortree import STAGING_PREFIX, Layout, join, scan_package
+from kubeprom_build.vendoring import checksum, git, jsonnetfile, vendorrecord
+from kubeprom_build.vendoring.cache import CacheMiss, GitCache
+from kubeprom_build.vendoring.checksum import PackageScan
+from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
+from kubeprom_build.vendoring.resolve import Fetched
+from kubeprom_build.vendoring.vendortree import STAGING_PREFIX, Layout, join, scan_package
 
 EventKind = Literal["resolving", "fetching", "fetched", "cached", "linked", "removed"]
 # jb downloads GitHub tarballs by the sha ls-remote reports (a tag object for annotated tags)
@@ -64,7 +65,10 @@ Progress = Callable[[Event], None]
 
 @dataclass
 class Stager:
-    """The :class:`~kubeprom_build.resolve.Fetcher` for a real run: vendor/ + cache + staging."""
+    """The :class:`~kubeprom_build.vendoring.resolve.Fetcher` for a real run.
+
+    It combines vendor/, the cache and the staging slots.
+    """
 
     layout: Layout
     cache: GitCache

@@ -6,7 +6,7 @@ case-insensitive disk or as file and directory. A broken value is reported by ke
 with a short sample, because the full output of kube-prometheus is megabytes. When any external
 variable or TLA was given, the sample shows only the structure: every string value is masked
 (filtering cannot catch every way jsonnet code transforms a secret), and the whole message goes
-through the :class:`~kubeprom_build.redaction.Redactor` for keys and paths.
+through the :class:`~kubeprom_build.rendering.redaction.Redactor` for keys and paths.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from kubeprom_build import yamlemit
 from kubeprom_build.errors import BuildError
-from kubeprom_build.redaction import MASK, Redactor
+from kubeprom_build.rendering import yamlemit
+from kubeprom_build.rendering.redaction import MASK, Redactor
 
 _SAMPLE_LINES = 10
 #: JSON leaves these unescaped, but terminals and editors break lines at them.

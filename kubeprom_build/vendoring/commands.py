@@ -1,9 +1,11 @@
 """Orchestrates vendoring: ``init``, ``install``, ``vendor``, ``update`` and ``verify``.
 
 Each command decides which lock entries to keep, then :func:`_run` does one transaction under
-the project lock: resolve through a :class:`~kubeprom_build.stager.Stager`, publish the staged
+the project lock: resolve through a :class:`~kubeprom_build.vendoring.stager.Stager`, publish
+the staged
 packages (one rename each) only once resolution has succeeded, clean vendor/ up
-(:mod:`kubeprom_build.vendortree`) and write the lock last. So an error changes nothing and an
+(:mod:`kubeprom_build.vendoring.vendortree`) and write the lock last. So an error changes
+nothing and an
 interrupted run leaves the old lock with every package either old or new.
 """
 
@@ -14,17 +16,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kubeprom_build import fsutil, git, jsonnetfile, uri, vendorrecord, vendortree
-from kubeprom_build.cache import GitCache, record_seal
-from kubeprom_build.errors import ConfigError, GitError
-from kubeprom_build.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
-from kubeprom_build.resolve import Conflict, Resolution, resolve
-from kubeprom_build.stager import Event as Event
-from kubeprom_build.stager import EventKind as EventKind
-from kubeprom_build.stager import Progress as Progress
-from kubeprom_build.stager import Stager
-from kubeprom_build.vendortree import Layout
-from kubeprom_build.vendortree import Problem as Problem
+from kubeprom_build import fsutil
+from kubeprom_build.errors import ConfigError, GitError, KpbError
+from kubeprom_build.vendoring import git, jsonnetfile, packageuri, uri, vendorrecord, vendortree
+from kubeprom_build.vendoring.cache import GitCache, record_seal
+from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
+from kubeprom_build.vendoring.resolve import Conflict, Resolution, resolve
+from kubeprom_build.vendoring.stager import Event as Event
+from kubeprom_build.vendoring.stager import EventKind as EventKind
+from kubeprom_build.vendoring.stager import Progress as Progress
+from kubeprom_build.vendoring.stager import Stager
+from kubeprom_build.vendoring.vendortree import Layout
+from kubeprom_build.vendoring.vendortree import Problem as Problem
 
 LOCK_NAME = jsonnetfile.LOCK_FILE
 
@@ -104,7 +107,7 @@ def install(
     jf, lock = _load(opts)
     old = lock
     for text in uris:
-        dep = uri.parse_uri(text, opts.project)
+        dep = packageuri.parse_uri(text, opts.project)
         existing = jf.get(dep.name)
         keep = existing.legacy_name_override if existing else ""
         dep = replace(dep, single=single, legacy_name_override=legacy_name or keep)
@@ -151,12 +154,47 @@ def _dependency_name(text: str, jf: JsonnetFile, lock: JsonnetFile, project: Pat
     if text in known:
         return text
     try:
-        name = uri.parse_uri(text, project).name
+        name = packageuri.parse_uri(text, project).name
     except ConfigError:
         name = ""
     if name not in known:
         raise ConfigError(f"update: {text!r} is not a dependency in jsonnetfile.json or the lock")
     return name
+
+
+def package_names(project: Path) -> list[str]:
+    """Package names jsonnetfile.json and the lock list, sorted; unreadable files add none.
+
+    For shell completion, which must never fail.
+    """
+    names: set[str] = set()
+    for name in (jsonnetfile.FILE, LOCK_NAME):
+        with contextlib.suppress(KpbError):
+            names.update(jsonnetfile.load(project / name, missing_ok=True).names())
+    return sorted(names)
+
+
+def empty_jsonnetfile() -> bytes:
+    """A new project's jsonnetfile.json, byte for byte what ``jb init`` writes."""
+    return jsonnetfile.dumps(JsonnetFile(), lock=False)
+
+
+def declared_names(project: Path) -> frozenset[str] | None:
+    """Package and legacy names jsonnetfile.json and the lock list; None when neither exists.
+
+    For error hints only, so an unreadable file contributes nothing instead of failing.
+    """
+    if not any((project / name).is_file() for name in (jsonnetfile.FILE, LOCK_NAME)):
+        return None
+    names: set[str] = set()
+    for name in (LOCK_NAME, jsonnetfile.FILE):
+        try:
+            listed = jsonnetfile.load(project / name, missing_ok=True)
+        except KpbError:
+            continue
+        for dep in listed.dependencies:
+            names.update(n for n in (dep.name, dep.legacy_name) if n)
+    return frozenset(names)
 
 
 def _load(opts: Options) -> tuple[JsonnetFile, JsonnetFile]:

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from kubeprom_build import extract, uri
 from kubeprom_build.errors import ConfigError, GitError
+from kubeprom_build.vendoring import extract, uri
 
 log = logging.getLogger("kpb")
 
@@ -687,7 +687,8 @@ def archive(
     The tree ``<commit>:<subdir>`` is archived, not ``<commit> -- <subdir>``: with a pathspec,
     git 2.39 reads every blob of the commit, defeating the partial clone. ``export-ignore``
     from ``.gitattributes`` inside the subdir still applies, like the GitHub tarballs jb uses.
-    The tar stream goes to :func:`kubeprom_build.extract.extract`, which writes only inside
+    The tar stream goes to :func:`kubeprom_build.vendoring.extract.extract`, which writes only
+    inside
     ``dest`` whatever the tree holds; the same stall watchdog as :func:`run` guards it.
     """
     seconds = default_timeout() if timeout is None else timeout

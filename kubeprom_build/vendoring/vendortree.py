@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import checksum, fsutil, vendorrecord
-from kubeprom_build.checksum import Entry, PackageScan
+from kubeprom_build import fsutil
 from kubeprom_build.errors import ConfigError, KpbError
-from kubeprom_build.jsonnetfile import Dependency, JsonnetFile, LocalSource
-from kubeprom_build.vendorrecord import Record, differences
+from kubeprom_build.vendoring import checksum, vendorrecord
+from kubeprom_build.vendoring.checksum import Entry, PackageScan
+from kubeprom_build.vendoring.jsonnetfile import Dependency, JsonnetFile, LocalSource
+from kubeprom_build.vendoring.vendorrecord import Record, differences
 
 log = logging.getLogger("kpb")
 

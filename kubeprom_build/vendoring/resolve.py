@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from kubeprom_build.errors import IntegrityError
-from kubeprom_build.jsonnetfile import Dependency, JsonnetFile
+from kubeprom_build.vendoring.jsonnetfile import Dependency, JsonnetFile
 
 log = logging.getLogger("kpb")
 

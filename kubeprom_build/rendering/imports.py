@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubeprom_build import jsonnetfile
-from kubeprom_build.errors import BuildError, KpbError
+from kubeprom_build.errors import BuildError
 
 
 class ImportRefusedError(BuildError):
@@ -69,8 +68,10 @@ class Importer:
         library: Sequence[Path],
         allowed: Sequence[Path],
         vendor: Path | None = None,
+        declared: frozenset[str] | None = None,
     ) -> None:
         self.root = root
+        self.declared = declared
         self.library = [self._short(p) for p in library]
         self.allowed = [Path(os.path.realpath(p)) for p in allowed]
         self.vendor = vendor
@@ -139,8 +140,9 @@ class Importer:
 
         That is: a host-like first component (``github.com/...``), a first component vendor/
         holds (a package folder or a legacy-name link), a package or legacy name that
-        jsonnetfile.json or the lock lists, or any library path while vendor/ is missing in a
-        project that has a jsonnetfile.json.
+        jsonnetfile.json or the lock lists (``declared``, read by the caller: vendoring is the
+        other half of kpb), or any library path while vendor/ is missing in a project that has
+        a jsonnetfile.json or a lock (``declared`` is not None).
         """
         vendor = self.vendor
         parts = rel.split("/")
@@ -149,19 +151,14 @@ class Importer:
         shown = self._short(vendor)
         hint = f"; {rel!r} belongs in {shown}/: run 'kpb vendor'"
         if not os.path.isdir(vendor):
-            if not (self.root / jsonnetfile.FILE).is_file():
+            if self.declared is None:
                 return ""  # nothing to vendor: the path is simply wrong
             return f"; {shown}/ is missing: run 'kpb vendor'"
         if (len(parts) > 1 and "." in parts[0]) or os.path.lexists(vendor / parts[0]):
             return hint
-        for name in ("jsonnetfile.lock.json", jsonnetfile.FILE):
-            try:
-                listed = jsonnetfile.load(self.root / name, missing_ok=True)
-            except KpbError:
-                continue
-            for dep in listed.dependencies:
-                if any(rel.startswith(n + "/") for n in (dep.name, dep.legacy_name) if n):
-                    return hint
+        for name in self.declared or ():
+            if rel.startswith(name + "/"):
+                return hint
         return ""
 
     def failed_in(self, raw: str) -> ImportFailure | None:

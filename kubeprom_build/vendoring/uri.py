@@ -11,18 +11,12 @@ values (``ext::`` transports, option-like strings, ``..``) are refused before an
 from __future__ import annotations
 
 import functools
-import os
 import posixpath
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from kubeprom_build.errors import ConfigError
-
-if TYPE_CHECKING:
-    from kubeprom_build.jsonnetfile import Dependency
 
 # jb's host pattern: "a DNS name with zero or more subdomains and a TLD".
 _HOST = r"(?P<host>[a-zA-Z0-9][a-zA-Z0-9.\-]{1,61}[a-zA-Z0-9]\.[a-zA-Z]{2,})"
@@ -41,7 +35,7 @@ _COMPILED = tuple(
     for scheme, base in _PATTERNS
 )
 _HOST_COMPONENT = re.compile(_HOST)
-_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _TRANSPORT_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*::")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Schemes whose remotes jb parses and rewrites canonically; anything else is kept verbatim.
@@ -80,7 +74,7 @@ class _Match:
     version: str
 
 
-def _jb_match(text: str) -> _Match | None:
+def jb_match(text: str) -> _Match | None:
     """Apply jb's patterns and tails exactly as jb does; None when no pattern matches."""
     for scheme, base, tails in _COMPILED:
         if not base.search(text):
@@ -107,7 +101,7 @@ def is_verbatim_remote(remote: str) -> bool:
     kpb keeps those exactly as written; they exist so tests and mirrors can use local
     repositories. Everything else goes through jb's patterns.
     """
-    scheme = _URL_SCHEME.match(remote)
+    scheme = URL_SCHEME.match(remote)
     if scheme is not None:
         return scheme.group(1).lower() not in _JB_SCHEMES
     return remote.startswith(("/", ".", "~"))
@@ -175,7 +169,7 @@ def split_remote(remote: str) -> RemoteParts | None:
     """jb's reading of ``remote``; None for verbatim remotes and for ones jb cannot parse."""
     if is_verbatim_remote(remote):
         return None
-    found = _jb_match(remote)
+    found = jb_match(remote)
     return None if found is None else found.parts
 
 
@@ -188,7 +182,7 @@ def canonical_remote(remote: str) -> str:
     parts = split_remote(remote)
     if parts is None:
         raise ConfigError(f"cannot parse git remote {remote!r} (expected HOST/USER/REPO)")
-    _check_name_components(parts.name, remote)
+    check_name_components(parts.name, remote)
     return parts.render()
 
 
@@ -208,12 +202,12 @@ def remote_name_parts(remote: str) -> RemoteParts:
         if not is_verbatim_remote(remote):
             raise ConfigError(f"cannot parse git remote {remote!r} (expected HOST/USER/REPO)")
         parts = _path_name_parts(remote)
-    _check_name_components(parts.name, remote)
+    check_name_components(parts.name, remote)
     return parts
 
 
 def _path_name_parts(remote: str) -> RemoteParts:
-    path = urlsplit(remote).path if _URL_SCHEME.match(remote) else remote
+    path = urlsplit(remote).path if URL_SCHEME.match(remote) else remote
     comps = [c for c in posixpath.normpath(path).split("/") if c not in ("", ".", "..")]
     if len(comps) < 2:
         raise ConfigError(f"remote {remote!r}: need at least two path components to name it")
@@ -226,7 +220,7 @@ def _path_name_parts(remote: str) -> RemoteParts:
     return RemoteParts(FALLBACK_HOST, comps[-2], repo, scheme="file")
 
 
-def _check_name_components(name: str, remote: str) -> None:
+def check_name_components(name: str, remote: str) -> None:
     """The name becomes ``vendor/<name>``; a leading '-' would also read as an option."""
     for comp in name.split("/"):
         if comp in ("", ".", "..") or comp.startswith("-") or "\\" in comp:
@@ -289,67 +283,3 @@ def check_legacy_name(name: str) -> None:
         raise ConfigError(f"name {name!r} must be a relative path without backslashes")
     if any(comp in ("", ".", "..") for comp in comps):
         raise ConfigError(f"name {name!r} must not contain '.', '..' or empty components")
-
-
-def parse_uri(uri: str, project_dir: Path) -> Dependency:
-    """Read an ``install`` argument the way jb does (jb-compat §2).
-
-    Git forms win over local directories: ``github.com/o/r/sub@v``, ``https://…``, ``ssh://git@…``,
-    ``git@host:user/repo.git``, ``HOST/USER…/REPO.git``. Otherwise the argument must be an
-    existing directory relative to ``project_dir`` (Go joins, so a leading '/' stays relative).
-    """
-    if not uri:
-        raise ConfigError("package URI is empty")
-    try:
-        check_remote(uri)
-        return _parse_git_uri(uri) or _parse_local_uri(uri, project_dir)
-    except ConfigError as exc:
-        raise ConfigError(f"package {uri!r}: {exc}") from None
-
-
-def _parse_git_uri(uri: str) -> Dependency | None:
-    from kubeprom_build.jsonnetfile import Dependency, GitSource
-
-    if _URL_SCHEME.match(uri) and is_verbatim_remote(uri):
-        return _parse_verbatim_uri(uri)
-    found = None if is_verbatim_remote(uri) else _jb_match(uri)
-    if found is None:
-        return None
-    _check_name_components(found.parts.name, uri)
-    version = found.version or DEFAULT_VERSION
-    check_version(version)
-    return Dependency(GitSource(found.parts.render(), clean_subdir(found.subdir)), version)
-
-
-def _parse_local_uri(uri: str, project_dir: Path) -> Dependency:
-    from kubeprom_build.jsonnetfile import Dependency, LocalSource
-
-    directory = os.path.normpath(uri)
-    if not (project_dir / directory.lstrip("/")).is_dir():
-        raise ConfigError(
-            "not a git URI (HOST/USER/REPO[/SUBDIR][@VERSION]) "
-            f"and not a directory under {project_dir}"
-        )
-    local = LocalSource(directory)
-    local.check()
-    return Dependency(local)
-
-
-_VERBATIM_URI = re.compile(r"(?P<remote>.+?\.git)(?:/(?P<subdir>[^@]*))?(?:@(?P<version>.*))?")
-
-
-def _parse_verbatim_uri(uri: str) -> Dependency:
-    """``file:///srv/repo.git[/SUBDIR][@VERSION]``: a kpb extension for local mirrors and tests.
-
-    jb has no such form; the remote part must end in ``.git`` so the split is unambiguous.
-    """
-    from kubeprom_build.jsonnetfile import Dependency, GitSource
-
-    found = _VERBATIM_URI.fullmatch(uri)
-    if found is None:
-        raise ConfigError("a URL with this scheme must end in '.git' (plus /SUBDIR or @VERSION)")
-    remote = found["remote"]
-    remote_name_parts(remote)
-    version = found["version"] or DEFAULT_VERSION
-    check_version(version)
-    return Dependency(GitSource(remote, clean_subdir(found["subdir"] or "")), version=version)

@@ -7,7 +7,7 @@ names or modes are hashed, and any error ends the walk silently with the bytes h
 Because jb's sum ignores names and modes, moving bytes between files, renaming a file or adding
 empty files all keep it. The same walk therefore also lists every entry (path, type, mode,
 content hash), which kpb records when it vendors and compares on ``--verify`` and on the no-op
-check (:mod:`kubeprom_build.vendorrecord`).
+check (:mod:`kubeprom_build.vendoring.vendorrecord`).
 
 Two deliberate differences keep hostile packages harmless, and never change the sum of a
 package jb could hash: an entry that is neither a regular file nor a symlink to one ends the
