@@ -1,10 +1,11 @@
 """Architecture rules that code review alone would let slip.
 
-kpb is two halves, ``vendoring`` and ``rendering``, on shared foundations, with the CLI above
-both. Within that shape every module imports only from layers strictly below its own (never
-"beside"), the halves never import each other, code outside a half uses only the names the
-half exports (its ``__all__``), and only the CLI talks to the terminal. Adding a module means
-placing it in LAYERS, which keeps docs/architecture.md honest.
+kpb is two halves, ``vendoring`` and ``rendering`` (plus ``validation``, as independent), on
+shared foundations, with the CLI above them. Within that shape every module imports only from
+layers strictly below its own (never "beside"), the halves never import each other, code
+outside a half uses only the names the half exports (its ``__all__``), and only the CLI talks
+to the terminal. Adding a module means placing it in LAYERS, which keeps docs/architecture.md
+honest.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kubeprom_build"
-HALVES = ("vendoring", "rendering")
+HALVES = ("vendoring", "rendering", "validation")
 FOUNDATIONS = {"__init__", "errors", "safefs", "fsutil"}
 
 #: Module (dotted, relative to kubeprom_build; a package stands for its __init__) → layer.
@@ -51,6 +52,9 @@ LAYERS: dict[str, int] = {
     "rendering.outputs": 3,
     "rendering.pipeline": 4,
     "rendering": 5,
+    # validation: checks over parsed objects
+    "validation.findings": 2,
+    "validation": 5,
     # above both halves
     "project": 9,
     "scaffold": 9,
