@@ -271,15 +271,11 @@ def build_command(
     _require_ready(ctx)
     glob = options(ctx)
     with _progress(selected, glob.quiet) as progress:
-        outcome = rendering.build(request, selected, jobs=jobs, progress=progress, warn=_warn)
-    report(_json_report(request, outcome))
+        outcome = rendering.build(request, selected, jobs=jobs, progress=progress)
+    report(_json_report(request, outcome, glob.warnings))
     if not glob.json:
         _print_summary(request, outcome, check)
     _finish(request, outcome, check)
-
-
-def _warn(message: str) -> None:
-    stderr.print(f"warning: {message}", markup=False, highlight=False)
 
 
 @contextmanager
@@ -344,13 +340,19 @@ def _status(result: rendering.EnvResult, check: bool) -> str:
     return "unchanged" if result.diff and result.diff.clean else "written"
 
 
-def _json_report(request: rendering.BuildRequest, report: rendering.BuildReport) -> dict[str, Any]:
-    """Names of variables, never values; paths redacted (an output key can hold a secret)."""
+def _json_report(
+    request: rendering.BuildRequest, report: rendering.BuildReport, warnings: list[str]
+) -> dict[str, Any]:
+    """Names of variables, never values; paths redacted (an output key can hold a secret).
+
+    ``warnings`` are those logged while the command ran; the library redacts what may quote
+    a secret before it logs it.
+    """
     redact = request.variables.redactor().redact
     return {
         "check": request.check,
         "variables": request.variables.names(),
-        "warnings": list(report.warnings),
+        "warnings": list(warnings),
         "environments": [
             {
                 "environment": r.env,
@@ -401,8 +403,9 @@ def diff_command(
     request = _request(ctx, evaluation, output=output)
     selected = _select(request.project, envs, all_)
     _require_ready(ctx)
-    if options(ctx).json:
-        _diff_json(request, selected)
+    glob = options(ctx)
+    if glob.json:
+        _diff_json(request, selected, glob.warnings)
         return
     differs = False
     for env in selected:
@@ -414,11 +417,11 @@ def diff_command(
         raise typer.Exit(EXIT_DIFFERENCES)
 
 
-def _diff_json(request: rendering.BuildRequest, selected: list[str]) -> None:
+def _diff_json(request: rendering.BuildRequest, selected: list[str], warnings: list[str]) -> None:
     """``diff --json``: what ``build --check --force`` finds, as names only (no file text)."""
     check = dataclasses.replace(request, check=True, force=True)
-    outcome = rendering.build(check, selected, warn=_warn)
-    doc = _json_report(check, outcome)
+    outcome = rendering.build(check, selected)
+    doc = _json_report(check, outcome, warnings)
     report({"environments": doc["environments"], "warnings": doc["warnings"]})
     _finish(check, outcome, check=False)
     if any(r.diff and not r.diff.clean for r in outcome.results):
