@@ -10,9 +10,7 @@ table or the
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +86,16 @@ OutputOpt = Annotated[
     ),
 ]
 
-#: Parameter name of each ext/TLA flag (``--ext-str-file`` → ``ext_str_file``).
-_VAR_PARAMETERS = {flag.removeprefix("--").replace("-", "_"): flag for flag in rendering.FLAGS}
+# build and diff both list all ten evaluation options (--engine, -J and these eight) in their
+# signatures: typer reads options from there, and a reader sees every option a command takes.
+ExtStrOpt = Annotated[list[str] | None, _var_option("--ext-str")]
+ExtStrFileOpt = Annotated[list[str] | None, _var_option("--ext-str-file")]
+ExtCodeOpt = Annotated[list[str] | None, _var_option("--ext-code")]
+ExtCodeFileOpt = Annotated[list[str] | None, _var_option("--ext-code-file")]
+TlaStrOpt = Annotated[list[str] | None, _var_option("--tla-str")]
+TlaStrFileOpt = Annotated[list[str] | None, _var_option("--tla-str-file")]
+TlaCodeOpt = Annotated[list[str] | None, _var_option("--tla-code")]
+TlaCodeFileOpt = Annotated[list[str] | None, _var_option("--tla-code-file")]
 
 
 @dataclass(frozen=True)
@@ -101,40 +107,36 @@ class EvalFlags:
     variables: tuple[tuple[str, str], ...] = ()  # (flag, argument), in rendering.FLAGS order
 
 
-_NO_EVAL_FLAGS = EvalFlags()  # the placeholder's default; the wrapper always passes real ones
+def _eval_flags(
+    engine: str | None,
+    jpath: list[Path] | None,
+    *,
+    ext_str: list[str] | None,
+    ext_str_file: list[str] | None,
+    ext_code: list[str] | None,
+    ext_code_file: list[str] | None,
+    tla_str: list[str] | None,
+    tla_str_file: list[str] | None,
+    tla_code: list[str] | None,
+    tla_code_file: list[str] | None,
+) -> EvalFlags:
+    """The shared options of ``build`` and ``diff`` as one value.
 
-
-def _shared_parameters() -> list[inspect.Parameter]:
-    """``--engine``, ``-J`` and the eight ext/TLA list options, as typer reads them."""
-    kinds: dict[str, Any] = {"engine": EngineOpt, "jpath": JpathOpt}
-    for name, flag in _VAR_PARAMETERS.items():
-        kinds[name] = Annotated[list[str] | None, _var_option(flag)]
-    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    return [inspect.Parameter(n, keyword, default=None, annotation=k) for n, k in kinds.items()]
-
-
-def _with_eval_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Put the shared options where ``command`` has its ``evaluation: EvalFlags`` parameter.
-
-    typer reads a command's options from its signature, so the ten options build and diff share
-    would otherwise be spelled out twice, along with the code that collects them. The wrapper
-    shows typer the expanded signature and hands ``command`` one :class:`EvalFlags`.
+    Variables are taken flag by flag in :data:`rendering.FLAGS` order, each flag's arguments
+    in the order given; that order decides which flag a "NAME already set by" error names.
     """
-    signature = inspect.signature(command, eval_str=True)
-    parameters: list[inspect.Parameter] = []
-    for parameter in signature.parameters.values():
-        parameters.extend(_shared_parameters() if parameter.name == "evaluation" else [parameter])
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> None:
-        engine, jpath = kwargs.pop("engine"), kwargs.pop("jpath")
-        given = {flag: kwargs.pop(name) or [] for name, flag in _VAR_PARAMETERS.items()}
-        variables = tuple((flag, arg) for flag in rendering.FLAGS for arg in given[flag])
-        command(**kwargs, evaluation=EvalFlags(engine, tuple(jpath or ()), variables))
-
-    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
-    return wrapper
+    given = {
+        "--ext-str": ext_str,
+        "--ext-str-file": ext_str_file,
+        "--ext-code": ext_code,
+        "--ext-code-file": ext_code_file,
+        "--tla-str": tla_str,
+        "--tla-str-file": tla_str_file,
+        "--tla-code": tla_code,
+        "--tla-code-file": tla_code_file,
+    }
+    variables = tuple((flag, arg) for flag in rendering.FLAGS for arg in given[flag] or ())
+    return EvalFlags(engine, tuple(jpath or ()), variables)
 
 
 def _request(
@@ -232,7 +234,6 @@ DIFF_HELP = "\n\n".join(
 
 
 @app.command("build", help=BUILD_HELP)
-@_with_eval_options
 def build_command(
     ctx: typer.Context,
     envs: EnvsArg = None,
@@ -251,7 +252,16 @@ def build_command(
         ),
     ] = False,
     output: OutputOpt = None,
-    evaluation: EvalFlags = _NO_EVAL_FLAGS,
+    engine: EngineOpt = None,
+    jpath: JpathOpt = None,
+    ext_str: ExtStrOpt = None,
+    ext_str_file: ExtStrFileOpt = None,
+    ext_code: ExtCodeOpt = None,
+    ext_code_file: ExtCodeFileOpt = None,
+    tla_str: TlaStrOpt = None,
+    tla_str_file: TlaStrFileOpt = None,
+    tla_code: TlaCodeOpt = None,
+    tla_code_file: TlaCodeFileOpt = None,
     jobs: Annotated[
         int,
         typer.Option(
@@ -264,6 +274,18 @@ def build_command(
     ] = 0,
 ) -> None:
     """Render environments into manifests (help text: BUILD_HELP)."""
+    evaluation = _eval_flags(
+        engine,
+        jpath,
+        ext_str=ext_str,
+        ext_str_file=ext_str_file,
+        ext_code=ext_code,
+        ext_code_file=ext_code_file,
+        tla_str=tla_str,
+        tla_str_file=tla_str_file,
+        tla_code=tla_code,
+        tla_code_file=tla_code_file,
+    )
     request = _request(ctx, evaluation, check=check, force=force, output=output)
     selected = _select(request.project, envs, all_)
     if vendor_first and (request.project / "jsonnetfile.json").is_file():  # else: nothing to vendor
@@ -391,15 +413,35 @@ def _finish(request: rendering.BuildRequest, report: rendering.BuildReport, chec
 
 
 @app.command("diff", help=DIFF_HELP)
-@_with_eval_options
 def diff_command(
     ctx: typer.Context,
     envs: EnvsArg = None,
     all_: Annotated[bool, typer.Option("--all", help="Diff every environment.")] = False,
     output: OutputOpt = None,
-    evaluation: EvalFlags = _NO_EVAL_FLAGS,
+    engine: EngineOpt = None,
+    jpath: JpathOpt = None,
+    ext_str: ExtStrOpt = None,
+    ext_str_file: ExtStrFileOpt = None,
+    ext_code: ExtCodeOpt = None,
+    ext_code_file: ExtCodeFileOpt = None,
+    tla_str: TlaStrOpt = None,
+    tla_str_file: TlaStrFileOpt = None,
+    tla_code: TlaCodeOpt = None,
+    tla_code_file: TlaCodeFileOpt = None,
 ) -> None:
     """Diff manifests against a fresh build (help text: DIFF_HELP)."""
+    evaluation = _eval_flags(
+        engine,
+        jpath,
+        ext_str=ext_str,
+        ext_str_file=ext_str_file,
+        ext_code=ext_code,
+        ext_code_file=ext_code_file,
+        tla_str=tla_str,
+        tla_str_file=tla_str_file,
+        tla_code=tla_code,
+        tla_code_file=tla_code_file,
+    )
     request = _request(ctx, evaluation, output=output)
     selected = _select(request.project, envs, all_)
     _require_ready(ctx)
