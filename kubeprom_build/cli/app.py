@@ -87,16 +87,17 @@ app = typer.Typer(
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 stdout = Console(highlight=False, soft_wrap=True)
 
-#: Options of the callback that take a value, and those that do not (for hoisting).
-GLOBAL_VALUE_OPTIONS = ("-C", "--project", "--vendor-dir", "--jsonnetpkg-home", "--wait")
-GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose", "--json")
-_EXAMPLE_VALUE = {
+#: The callback's options, for hoisting: those that take a value (with the example value a
+#: "needs a value" message shows) and the flags. test_cli_conventions checks that they list
+#: every option of the callback.
+GLOBAL_VALUE_OPTIONS = {
     "-C": "DIR",
     "--project": "DIR",
     "--vendor-dir": "vendor",
     "--jsonnetpkg-home": "vendor",
     "--wait": "SECONDS",
 }
+GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose", "--json")
 
 
 @dataclass
@@ -105,12 +106,13 @@ class GlobalOptions:
 
     root: Path | None  # None: no project found upward and no -C
     start: Path  # where discovery started (for the "not in a project" message)
-    vendor_name: str
+    #: The project's vendor dir, already proven prunable by :func:`fsutil.check_vendor_dir`
+    #: (None exactly when ``root`` is).
+    checked_vendor: Path | None
     quiet: bool
     wait_seconds: float
     json: bool = False
     given: bool = False  # -C was given (else the project was discovered, or not found)
-    checked_vendor: Path | None = field(default=None, repr=False)
     #: Every warning logged while the command runs, shown or not (the ``--json`` result).
     warnings: list[str] = field(default_factory=list, repr=False)
 
@@ -123,9 +125,9 @@ class GlobalOptions:
 
     @property
     def vendor_dir(self) -> Path:
-        """The vendor dir, proven prunable (:func:`fsutil.check_vendor_dir`) before first use."""
+        """The checked vendor dir; outside of any project, the "not in a project" error."""
         if self.checked_vendor is None:
-            self.checked_vendor = fsutil.check_vendor_dir(self.project, self.vendor_name)
+            raise ConfigError(projects.not_found_message(self.start))
         return self.checked_vendor
 
 
@@ -267,20 +269,18 @@ def main_options(
     vendor = Path(vendor_dir)
     if vendor.is_absolute() or ".." in vendor.parts:
         raise ConfigError(f"--vendor-dir {vendor_dir!r} must be a relative path inside the project")
-    glob = GlobalOptions(
+    # Before any command runs: 'kpb vendor' prunes this directory, and it is a library dir.
+    checked = None if root is None else fsutil.check_vendor_dir(root, vendor_dir)
+    ctx.obj = GlobalOptions(
         root,
         start,
-        vendor_dir,
+        checked,
         quiet=quiet or as_json,
         wait_seconds=wait,
         json=as_json,
         given=project is not None,
         warnings=warnings,
     )
-    if root is not None:
-        # Before any command runs: 'kpb vendor' prunes this directory, and it is a library dir.
-        glob.checked_vendor = fsutil.check_vendor_dir(root, vendor_dir)
-    ctx.obj = glob
 
 
 def options(ctx: typer.Context) -> GlobalOptions:
@@ -372,7 +372,7 @@ def hoist_global_options(argv: Sequence[str]) -> tuple[list[str], Invocation]:
         elif flag in GLOBAL_VALUE_OPTIONS:
             width = 1 if "=" in arg else 2
             if j + width > len(rest):
-                info.usage = f"option {arg} needs a value, e.g. {arg} {_EXAMPLE_VALUE[flag]}"
+                info.usage = f"option {arg} needs a value, e.g. {arg} {GLOBAL_VALUE_OPTIONS[flag]}"
             moved.extend(rest[j : j + width])
             j += width
         elif arg.startswith("-C") and len(arg) > 2 and "-C" not in takes_value:
