@@ -289,7 +289,7 @@ def build_command(
     request = _request(ctx, evaluation, check=check, force=force, output=output)
     selected = _select(request.project, envs, all_)
     if vendor_first and (request.project / "jsonnetfile.json").is_file():  # else: nothing to vendor
-        vendor_cmds._vendoring(ctx, vendoring.vendor, offline=False, pins=False, jobs=8)
+        vendor_cmds.run_vendoring(ctx, vendoring.vendor, offline=False, pins=False, jobs=8)
     _require_ready(ctx)
     glob = options(ctx)
     with _progress(selected, glob.quiet) as progress:
@@ -319,11 +319,11 @@ def _progress(envs: list[str], quiet: bool) -> Iterator[rendering.Progress]:
 
 
 def _print_summary(
-    request: rendering.BuildRequest, report: rendering.BuildReport, check: bool
+    request: rendering.BuildRequest, outcome: rendering.BuildReport, check: bool
 ) -> None:
     """The table, and with ``check`` the stale paths (an output key can be made of a secret)."""
     redact = request.variables.redactor().redact
-    if all(r.error is not None for r in report.results):
+    if all(r.error is not None for r in outcome.results):
         return  # the errors say it all
     # Off a terminal rich assumes 80 columns; minimum widths keep headers and times whole in logs.
     table = Table(box=None, pad_edge=False, padding=(0, 1))
@@ -335,14 +335,14 @@ def _print_summary(
             min_width=max(len(column), 6),
         )
     table.add_column("status", no_wrap=True, min_width=len("up to date (skipped)"))
-    for r in report.results:
+    for r in outcome.results:
         d = r.diff
         counts = [str(len(x)) for x in (d.added, d.changed, d.removed)] if d else ["-"] * 3
         unchanged = str(d.unchanged) if d else "-"
         table.add_row(r.env, r.engine, *counts, unchanged, f"{r.seconds:.2f}s", _status(r, check))
     stdout.print(table)
     if check:
-        for r in report.results:
+        for r in outcome.results:
             if r.diff and not r.diff.clean:
                 where = rendering.output_label(request, r.env)
                 for label, paths in (("+", r.diff.added), ("~", r.diff.changed)):
@@ -363,7 +363,7 @@ def _status(result: rendering.EnvResult, check: bool) -> str:
 
 
 def _json_report(
-    request: rendering.BuildRequest, report: rendering.BuildReport, warnings: list[str]
+    request: rendering.BuildRequest, outcome: rendering.BuildReport, warnings: list[str]
 ) -> dict[str, Any]:
     """Names of variables, never values; paths redacted (an output key can hold a secret).
 
@@ -389,21 +389,21 @@ def _json_report(
                 "removed": [redact(p) for p in r.diff.removed] if r.diff else [],
                 "unchanged": r.diff.unchanged if r.diff else 0,
             }
-            for r in report.results
+            for r in outcome.results
         ],
     }
 
 
-def _finish(request: rendering.BuildRequest, report: rendering.BuildReport, check: bool) -> None:
-    failed = [r for r in report.results if r.error is not None]
+def _finish(request: rendering.BuildRequest, outcome: rendering.BuildReport, check: bool) -> None:
+    failed = [r for r in outcome.results if r.error is not None]
     if len(failed) == 1:
         raise BuildError(str(failed[0].error))
     if failed:
         for r in failed:
             stderr.print(f"error: {r.error}", markup=False, highlight=False)
         names = ", ".join(r.env for r in failed)
-        raise BuildError(f"{len(failed)} of {len(report.results)} environments failed: {names}")
-    stale = [r.env for r in report.results if r.diff and not r.diff.clean]
+        raise BuildError(f"{len(failed)} of {len(outcome.results)} environments failed: {names}")
+    stale = [r.env for r in outcome.results if r.diff and not r.diff.clean]
     if check and stale:
         where = ", ".join(rendering.output_label(request, env) for env in stale)
         again = f" --output {request.output}" if request.output is not None else ""

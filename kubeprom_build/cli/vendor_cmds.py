@@ -270,7 +270,7 @@ def _options(
     )
 
 
-def _vendoring(
+def run_vendoring(
     ctx: typer.Context,
     action: Callable[[vendoring.Options], vendoring.Outcome],
     *,
@@ -380,7 +380,7 @@ def install(
     def action(opts: vendoring.Options) -> vendoring.Outcome:
         return vendoring.install(opts, uris or [], legacy_name=legacy_name, single=single)
 
-    _vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout)
+    run_vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout)
 
 
 @app.command("vendor", help=VENDOR_HELP)
@@ -403,7 +403,7 @@ def vendor_command(
     if verify:
         _verify(options(ctx))
         return
-    _vendoring(
+    run_vendoring(
         ctx, vendoring.vendor, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout
     )
 
@@ -451,7 +451,7 @@ def update(
     def action(opts: vendoring.Options) -> vendoring.Outcome:
         return vendoring.update(opts, deps or [])
 
-    _vendoring(
+    run_vendoring(
         ctx,
         action,
         offline=offline,
