@@ -13,6 +13,7 @@ import pytest
 from kubeprom_build.cli import run
 from kubeprom_build.vendoring import git
 from tests.helpers import projects
+from tests.helpers.gitrepos import World, git_dep, write_jsonnetfile
 from tests.helpers.jsonschema_lite import check_document
 
 #: What the environment traces: brackets and colons rich would read as markup and emoji.
@@ -81,6 +82,32 @@ def test_verbose_shows_debug_lines_and_conflicts_with_quiet(
     code, _out, err = kpb(project, capfd, "-q", "-v", "build", "dev")
     assert code == 2 and "'-q' / '-v'" in err
     assert logging.getLogger("kpb").handlers == []  # each command removes its handler
+
+
+def test_vendoring_logs_through_the_same_channel(
+    world: World, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A version conflict is a warning line (hidden by -q); -v shows git commands, cache hits."""
+    world.remote("org/lib", {"l": "1"}).tag("v1")
+    for name, version in (("org/a", "v1"), ("org/b", "master")):
+        requester = world.remote(name, {"x": "1"})
+        requester.jsonnetfile("", [git_dep(World.url("org/lib"), "", version)])
+        requester.commit({})
+    deps = [git_dep(World.url("org/a")), git_dep(World.url("org/b"))]
+    conflict = "warning: github.com/org/lib: github.com/org/a wants 'v1'"
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+        write_jsonnetfile(folder, deps)
+    capfd.readouterr()
+    assert run(["-C", str(first), "-q", "vendor"]) == 0
+    err = capfd.readouterr().err
+    assert err == ""
+    assert run(["-C", str(second), "vendor", "-v"]) == 0  # the cache has every commit now
+    err = capfd.readouterr().err
+    assert conflict in err
+    assert "debug: git " in err
+    assert "debug: cache hit: https://github.com/org/a.git at " in err
 
 
 def test_debug_lines_of_git_commands_drop_a_urls_credentials(

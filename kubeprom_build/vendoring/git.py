@@ -322,7 +322,8 @@ def run(
     """
     seconds = default_timeout() if timeout is None else timeout
     argv = ["git", *base_config(offline=offline), *_speed_limit(seconds, offline), *args]
-    log.debug("git %s (in %s)", " ".join(map(without_userinfo, args)), cwd)
+    where = f" (in {cwd})" if cwd is not None else ""
+    log.debug("git %s%s", " ".join(map(without_userinfo, args)), where)
     proc = _spawn(argv, cwd, subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL)
     out, err = bytearray(), bytearray()
     watch = _Watch(proc, seconds)
