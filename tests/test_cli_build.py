@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeprom_build import fsutil
+from kubeprom_build import fsutil, rendering
 from kubeprom_build.cli import run
+from kubeprom_build.cli.app import click_command
 from kubeprom_build.rendering import buildstate, manifests
 from kubeprom_build.rendering import pipeline as build
 from kubeprom_build.rendering.engine import get_engine
@@ -212,6 +213,54 @@ def test_jpath_option_and_tla(project: Path, tmp_path: Path) -> None:
     projects.set_env(project, "dev", "function(name) { [name]: import 'mine.libsonnet' }")
     assert kpb(project, "build", "dev", "-J", str(extra), "--tla-str", "name=obj") == 0
     assert tree(project) == {"obj.yaml": b"kind: Mine\n"}
+
+
+def test_every_variable_flag_reaches_the_environment_in_build_and_diff(
+    project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each of the eight ext/TLA flags, given twice where it can be, lands on its own name."""
+    files = tmp_path / "values"
+    projects.write_files(files, {"s.txt": "from-a-file", "c.jsonnet": "{ n: 2 }"})
+    monkeypatch.setenv("ES2", "from-the-environment")
+    projects.set_env(
+        project,
+        "dev",
+        "function(ts, tsf, tc, tcf) { cm: { kind: 'ConfigMap', data: {"
+        " es: std.extVar('es'), es2: std.extVar('ES2'), esf: std.extVar('esf'),"
+        " ec: std.extVar('ec').a, ecf: std.extVar('ecf').n, ts: ts, tsf: tsf,"
+        " tc: tc[0], tcf: tcf.n } } }",
+    )
+    args = ["--ext-str", "es=plain", "--ext-str", "ES2", "--ext-str-file", f"esf={files}/s.txt"]
+    args += ["--ext-code", "ec={ a: 1 }", "--ext-code-file", f"ecf={files}/c.jsonnet"]
+    args += ["--tla-str", "ts=tla", "--tla-str-file", f"tsf={files}/s.txt"]
+    args += ["--tla-code", "tc=[3]", "--tla-code-file", f"tcf={files}/c.jsonnet"]
+    assert kpb(project, "build", "dev", *args) == 0
+    expected = (
+        "data:\n  ec: 1\n  ecf: 2\n  es: plain\n  es2: from-the-environment\n"
+        "  esf: from-a-file\n  tc: 3\n  tcf: 2\n  ts: tla\n  tsf: from-a-file\nkind: ConfigMap\n"
+    )
+    assert tree(project) == {"cm.yaml": expected.encode()}
+    assert kpb(project, "diff", "dev", *args) == 0  # diff reads the same flags
+    capsys.readouterr()
+    # Flags are taken flag by flag (ext-str before ext-code), whatever the command line's order.
+    assert kpb(project, "diff", "dev", "--ext-code", "a=2", "--ext-str", "a=1") == 3
+    assert "--ext-code a: already set by --ext-str" in capsys.readouterr().err
+
+
+def test_build_and_diff_offer_the_same_evaluation_options() -> None:
+    commands = click_command().commands
+    shared = ["--engine", "-J", *rendering.FLAGS]
+
+    def described(command: str) -> list[tuple[object, ...]]:
+        params = {o: p for p in commands[command].params for o in p.opts}
+        return [
+            (params[f].opts, params[f].help, params[f].metavar, params[f].multiple) for f in shared
+        ]
+
+    assert described("build") == described("diff")
 
 
 def test_lock_held_by_another_process_is_busy(

@@ -20,8 +20,13 @@ import typer.main
 
 from kubeprom_build import errors
 from kubeprom_build.cli import build_cmds, complete, run
+from kubeprom_build.cli.app import (
+    GLOBAL_FLAGS,
+    GLOBAL_VALUE_OPTIONS,
+    click_command,
+    hoist_global_options,
+)
 from kubeprom_build.cli.app import app as typer_app
-from kubeprom_build.cli.app import hoist_global_options
 from tests.helpers import projects
 from tests.helpers.jsonschema_lite import check_document
 
@@ -199,6 +204,18 @@ def test_a_commands_own_option_value_is_not_taken_for_a_global_option(
     }
     args, info = hoist_global_options(["--json", "nosuch", "-q"])
     assert args == ["--json", "nosuch", "-q"] and info.json and info.command is None
+
+
+def test_hoisting_knows_every_global_option() -> None:
+    """A global option missing from the hoisting tables would fail after the command."""
+    eager = {"--version", "--help", "-h", "--install-completion", "--show-completion"}
+    flags: set[str] = set()
+    valued: set[str] = set()
+    for param in click_command().params:
+        opts = set(param.opts) - eager
+        (flags if param.is_flag else valued).update(opts)
+    assert flags == set(GLOBAL_FLAGS)
+    assert valued == set(GLOBAL_VALUE_OPTIONS)
 
 
 def test_every_option_hint_in_messages_is_a_form_that_works(

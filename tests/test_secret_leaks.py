@@ -332,6 +332,44 @@ def test_successful_build_writes_secrets_only_into_manifests(
 # --- the redactor itself -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("form", list(TAGS))
+def test_verbose_prints_debug_lines_but_no_secret(
+    form: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``-v`` shows kpb's debug log on stderr; no debug line carries a secret to the terminal.
+
+    The environments trace the secrets and render them, in this process and in workers, and
+    the second build is skipped by its stamp: every debug line a build can print is printed.
+    """
+    root = projects.make_project(tmp_path / "repo")
+    inputs = given_inputs(form, tmp_path, monkeypatch, caplog)
+    values = secret_values(form)
+    renderable = SECRET_OBJECT.replace("std.length(S) - 1", "std.length(S) - 2")
+    body = "std.trace('traced: ' + std.join(' | ', S) + B(J), { secret: " + renderable + " })"
+    projects.set_env(root, "dev", program(inputs, body))
+    projects.set_env(root, "prd", program(inputs, body))
+    runs = [
+        ["-v", "build", "dev", "--force"],
+        ["build", "dev", "--verbose", "--json"],  # skipped: the stamp is current
+        ["build", "dev", "prd", "--force", "-j", "2", "-v"],
+        ["-v", "build", "--check", "--force", "dev"],
+        ["-v", "diff", "dev"],
+    ]
+    printed = b""
+    for args in runs:
+        assert run(["-C", str(root), *args, *inputs.args]) == 0, args
+        out = capfd.readouterr()
+        printed += (out.out + "\n" + out.err).encode()
+    assert b"debug: engine rs" in printed
+    assert b"debug: dev: the build stamp proves the output current" in printed
+    assert b"traced: ***" in printed  # the trace is shown, masked
+    assert not leaks(printed, values), leaks(printed, values)
+
+
 def test_base64_inside_longer_data_is_masked_at_every_offset() -> None:
     secret = "hunter2-hunter2"
     redactor = Redactor(secrets_of("--ext-str pw", secret, code=False), given=True)

@@ -3,11 +3,14 @@
 Only modules under ``kubeprom_build.cli`` import typer and rich; everything below returns data
 or raises :class:`~kubeprom_build.errors.KpbError`, whose class carries the exit code.
 
-Global options (``-C``, ``--vendor-dir``, ``-q``, ``--wait``, ``--json``) are defined once, on
-the callback, and :func:`hoist_global_options` moves them in front of the subcommand when they
-come after it (``kpb build dev -C deploy``). Declaring them again on every command would repeat
-five options in eight signatures and need a merge rule for ``kpb -q build -q``; moving them
-keeps one definition, one place that resolves them, and every spelling works.
+Global options (``-C``, ``--vendor-dir``, ``-q``, ``-v``, ``--wait``, ``--json``) are defined
+once, on the callback, and :func:`hoist_global_options` moves them in front of the subcommand
+when they come after it (``kpb build dev -C deploy``). Declaring them again on every command
+would repeat six options in eight signatures and need a merge rule for ``kpb -q build -q``;
+moving them keeps one definition, one place that resolves them, and every spelling works.
+
+The library logs to the ``kpb`` logger and never prints; the callback is the one place that
+shows that log (:func:`_show_log`), on stderr, as plain ``warning: ...`` lines.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextvars
 import errno
 import functools
 import json
+import logging
 import os
 import re
 import signal
@@ -51,7 +55,7 @@ __all__ = ["EXIT_BUG", "EXIT_INTERRUPTED"]
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 GLOBAL_HELP = (
-    "Global options (-C, --vendor-dir, -q, --wait, --json) may also follow the command: "
+    "Global options (-C, --vendor-dir, -q, -v, --wait, --json) may also follow the command: "
     "'kpb build dev -C deploy --json' works like 'kpb -C deploy --json build dev'."
 )
 
@@ -83,16 +87,17 @@ app = typer.Typer(
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 stdout = Console(highlight=False, soft_wrap=True)
 
-#: Options of the callback that take a value, and those that do not (for hoisting).
-GLOBAL_VALUE_OPTIONS = ("-C", "--project", "--vendor-dir", "--jsonnetpkg-home", "--wait")
-GLOBAL_FLAGS = ("-q", "--quiet", "--json")
-_EXAMPLE_VALUE = {
+#: The callback's options, for hoisting: those that take a value (with the example value a
+#: "needs a value" message shows) and the flags. test_cli_conventions checks that they list
+#: every option of the callback.
+GLOBAL_VALUE_OPTIONS = {
     "-C": "DIR",
     "--project": "DIR",
     "--vendor-dir": "vendor",
     "--jsonnetpkg-home": "vendor",
     "--wait": "SECONDS",
 }
+GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose", "--json")
 
 
 @dataclass
@@ -101,12 +106,15 @@ class GlobalOptions:
 
     root: Path | None  # None: no project found upward and no -C
     start: Path  # where discovery started (for the "not in a project" message)
-    vendor_name: str
+    #: The project's vendor dir, already proven prunable by :func:`fsutil.check_vendor_dir`
+    #: (None exactly when ``root`` is).
+    checked_vendor: Path | None
     quiet: bool
     wait_seconds: float
     json: bool = False
     given: bool = False  # -C was given (else the project was discovered, or not found)
-    checked_vendor: Path | None = field(default=None, repr=False)
+    #: Every warning logged while the command runs, shown or not (the ``--json`` result).
+    warnings: list[str] = field(default_factory=list, repr=False)
 
     @property
     def project(self) -> Path:
@@ -117,9 +125,9 @@ class GlobalOptions:
 
     @property
     def vendor_dir(self) -> Path:
-        """The vendor dir, proven prunable (:func:`fsutil.check_vendor_dir`) before first use."""
+        """The checked vendor dir; outside of any project, the "not in a project" error."""
         if self.checked_vendor is None:
-            self.checked_vendor = fsutil.check_vendor_dir(self.project, self.vendor_name)
+            raise ConfigError(projects.not_found_message(self.start))
         return self.checked_vendor
 
 
@@ -140,6 +148,54 @@ def report(result: Any) -> None:
     """Record the command's result for ``--json`` (the ``result`` member of the envelope)."""
     with contextlib.suppress(LookupError):
         _invocation.get().result = result
+
+
+class _LogLines(logging.Handler):
+    """Shows records of the ``kpb`` logger as ``level: message`` lines on stderr.
+
+    Plain text: a message may hold brackets or colons that rich would read as markup or emoji.
+    Written to the ``sys.stderr`` of the moment, which a progress display or the capture of an
+    engine's own output may have replaced. Warnings are kept too, for the ``--json`` result.
+    """
+
+    def __init__(self, shown: int, warnings: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.shown = shown
+        self.warnings = warnings
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            self.warnings.append(message)
+        if record.levelno >= self.shown:
+            with contextlib.suppress(OSError, ValueError):  # stderr closed: nothing to tell
+                sys.stderr.write(f"{record.levelname.lower()}: {message}\n")
+                sys.stderr.flush()
+
+
+def _show_log(ctx: typer.Context, quiet: bool, verbose: bool) -> list[str]:
+    """The one place kpb's log is shown: warnings, with ``-q`` errors only, with ``-v`` debug.
+
+    The handler lives as long as the command (tests run many in one process); the list it
+    returns collects the warnings.
+    """
+    if quiet and verbose:
+        raise typer.BadParameter("give one of them, not both", param_hint="'-q' / '-v'")
+    shown = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    warnings: list[str] = []
+    handler = _LogLines(shown, warnings)
+    logger = logging.getLogger("kpb")
+    level = logger.level
+    logger.addHandler(handler)
+    if verbose:
+        logger.setLevel(logging.DEBUG)
+
+    def stop() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    ctx.call_on_close(stop)
+    return warnings
 
 
 def _version(value: bool) -> None:
@@ -171,7 +227,19 @@ def main_options(
         ),
     ] = "vendor",
     quiet: Annotated[
-        bool, typer.Option("-q", "--quiet", help="Print only warnings, errors and results.")
+        bool,
+        typer.Option(
+            "-q", "--quiet", help="Print only errors and results (no progress, no warnings)."
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "-v",
+            "--verbose",
+            help="Also print debug lines: what kpb does and why (engine, cache, git commands, "
+            "skipped builds). Never values of variables.",
+        ),
     ] = False,
     wait: Annotated[
         float,
@@ -193,6 +261,7 @@ def main_options(
     ] = False,
 ) -> None:
     """Resolve the global options for the subcommands."""
+    warnings = _show_log(ctx, quiet, verbose)
     start = Path.cwd()
     root = projects.find_project(start, vendor_dir) if project is None else project.resolve()
     if project is not None and not (root and root.is_dir()):
@@ -200,13 +269,18 @@ def main_options(
     vendor = Path(vendor_dir)
     if vendor.is_absolute() or ".." in vendor.parts:
         raise ConfigError(f"--vendor-dir {vendor_dir!r} must be a relative path inside the project")
-    glob = GlobalOptions(
-        root, start, vendor_dir, quiet or as_json, wait, as_json, project is not None
+    # Before any command runs: 'kpb vendor' prunes this directory, and it is a library dir.
+    checked = None if root is None else fsutil.check_vendor_dir(root, vendor_dir)
+    ctx.obj = GlobalOptions(
+        root,
+        start,
+        checked,
+        quiet=quiet or as_json,
+        wait_seconds=wait,
+        json=as_json,
+        given=project is not None,
+        warnings=warnings,
     )
-    if root is not None:
-        # Before any command runs: 'kpb vendor' prunes this directory, and it is a library dir.
-        glob.checked_vendor = fsutil.check_vendor_dir(root, vendor_dir)
-    ctx.obj = glob
 
 
 def options(ctx: typer.Context) -> GlobalOptions:
@@ -298,7 +372,7 @@ def hoist_global_options(argv: Sequence[str]) -> tuple[list[str], Invocation]:
         elif flag in GLOBAL_VALUE_OPTIONS:
             width = 1 if "=" in arg else 2
             if j + width > len(rest):
-                info.usage = f"option {arg} needs a value, e.g. {arg} {_EXAMPLE_VALUE[flag]}"
+                info.usage = f"option {arg} needs a value, e.g. {arg} {GLOBAL_VALUE_OPTIONS[flag]}"
             moved.extend(rest[j : j + width])
             j += width
         elif arg.startswith("-C") and len(arg) > 2 and "-C" not in takes_value:

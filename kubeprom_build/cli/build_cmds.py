@@ -10,9 +10,7 @@ table or the
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +86,16 @@ OutputOpt = Annotated[
     ),
 ]
 
-#: Parameter name of each ext/TLA flag (``--ext-str-file`` → ``ext_str_file``).
-_VAR_PARAMETERS = {flag.removeprefix("--").replace("-", "_"): flag for flag in rendering.FLAGS}
+# build and diff both list all ten evaluation options (--engine, -J and these eight) in their
+# signatures: typer reads options from there, and a reader sees every option a command takes.
+ExtStrOpt = Annotated[list[str] | None, _var_option("--ext-str")]
+ExtStrFileOpt = Annotated[list[str] | None, _var_option("--ext-str-file")]
+ExtCodeOpt = Annotated[list[str] | None, _var_option("--ext-code")]
+ExtCodeFileOpt = Annotated[list[str] | None, _var_option("--ext-code-file")]
+TlaStrOpt = Annotated[list[str] | None, _var_option("--tla-str")]
+TlaStrFileOpt = Annotated[list[str] | None, _var_option("--tla-str-file")]
+TlaCodeOpt = Annotated[list[str] | None, _var_option("--tla-code")]
+TlaCodeFileOpt = Annotated[list[str] | None, _var_option("--tla-code-file")]
 
 
 @dataclass(frozen=True)
@@ -101,40 +107,36 @@ class EvalFlags:
     variables: tuple[tuple[str, str], ...] = ()  # (flag, argument), in rendering.FLAGS order
 
 
-_NO_EVAL_FLAGS = EvalFlags()  # the placeholder's default; the wrapper always passes real ones
+def _eval_flags(
+    engine: str | None,
+    jpath: list[Path] | None,
+    *,
+    ext_str: list[str] | None,
+    ext_str_file: list[str] | None,
+    ext_code: list[str] | None,
+    ext_code_file: list[str] | None,
+    tla_str: list[str] | None,
+    tla_str_file: list[str] | None,
+    tla_code: list[str] | None,
+    tla_code_file: list[str] | None,
+) -> EvalFlags:
+    """The shared options of ``build`` and ``diff`` as one value.
 
-
-def _shared_parameters() -> list[inspect.Parameter]:
-    """``--engine``, ``-J`` and the eight ext/TLA list options, as typer reads them."""
-    kinds: dict[str, Any] = {"engine": EngineOpt, "jpath": JpathOpt}
-    for name, flag in _VAR_PARAMETERS.items():
-        kinds[name] = Annotated[list[str] | None, _var_option(flag)]
-    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    return [inspect.Parameter(n, keyword, default=None, annotation=k) for n, k in kinds.items()]
-
-
-def _with_eval_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Put the shared options where ``command`` has its ``evaluation: EvalFlags`` parameter.
-
-    typer reads a command's options from its signature, so the ten options build and diff share
-    would otherwise be spelled out twice, along with the code that collects them. The wrapper
-    shows typer the expanded signature and hands ``command`` one :class:`EvalFlags`.
+    Variables are taken flag by flag in :data:`rendering.FLAGS` order, each flag's arguments
+    in the order given; that order decides which flag a "NAME already set by" error names.
     """
-    signature = inspect.signature(command, eval_str=True)
-    parameters: list[inspect.Parameter] = []
-    for parameter in signature.parameters.values():
-        parameters.extend(_shared_parameters() if parameter.name == "evaluation" else [parameter])
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> None:
-        engine, jpath = kwargs.pop("engine"), kwargs.pop("jpath")
-        given = {flag: kwargs.pop(name) or [] for name, flag in _VAR_PARAMETERS.items()}
-        variables = tuple((flag, arg) for flag in rendering.FLAGS for arg in given[flag])
-        command(**kwargs, evaluation=EvalFlags(engine, tuple(jpath or ()), variables))
-
-    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
-    return wrapper
+    given = {
+        "--ext-str": ext_str,
+        "--ext-str-file": ext_str_file,
+        "--ext-code": ext_code,
+        "--ext-code-file": ext_code_file,
+        "--tla-str": tla_str,
+        "--tla-str-file": tla_str_file,
+        "--tla-code": tla_code,
+        "--tla-code-file": tla_code_file,
+    }
+    variables = tuple((flag, arg) for flag in rendering.FLAGS for arg in given[flag] or ())
+    return EvalFlags(engine, tuple(jpath or ()), variables)
 
 
 def _request(
@@ -232,7 +234,6 @@ DIFF_HELP = "\n\n".join(
 
 
 @app.command("build", help=BUILD_HELP)
-@_with_eval_options
 def build_command(
     ctx: typer.Context,
     envs: EnvsArg = None,
@@ -251,7 +252,16 @@ def build_command(
         ),
     ] = False,
     output: OutputOpt = None,
-    evaluation: EvalFlags = _NO_EVAL_FLAGS,
+    engine: EngineOpt = None,
+    jpath: JpathOpt = None,
+    ext_str: ExtStrOpt = None,
+    ext_str_file: ExtStrFileOpt = None,
+    ext_code: ExtCodeOpt = None,
+    ext_code_file: ExtCodeFileOpt = None,
+    tla_str: TlaStrOpt = None,
+    tla_str_file: TlaStrFileOpt = None,
+    tla_code: TlaCodeOpt = None,
+    tla_code_file: TlaCodeFileOpt = None,
     jobs: Annotated[
         int,
         typer.Option(
@@ -264,22 +274,30 @@ def build_command(
     ] = 0,
 ) -> None:
     """Render environments into manifests (help text: BUILD_HELP)."""
+    evaluation = _eval_flags(
+        engine,
+        jpath,
+        ext_str=ext_str,
+        ext_str_file=ext_str_file,
+        ext_code=ext_code,
+        ext_code_file=ext_code_file,
+        tla_str=tla_str,
+        tla_str_file=tla_str_file,
+        tla_code=tla_code,
+        tla_code_file=tla_code_file,
+    )
     request = _request(ctx, evaluation, check=check, force=force, output=output)
     selected = _select(request.project, envs, all_)
     if vendor_first and (request.project / "jsonnetfile.json").is_file():  # else: nothing to vendor
-        vendor_cmds._vendoring(ctx, vendoring.vendor, offline=False, pins=False, jobs=8)
+        vendor_cmds.run_vendoring(ctx, vendoring.vendor, offline=False, pins=False, jobs=8)
     _require_ready(ctx)
     glob = options(ctx)
     with _progress(selected, glob.quiet) as progress:
-        outcome = rendering.build(request, selected, jobs=jobs, progress=progress, warn=_warn)
-    report(_json_report(request, outcome))
+        outcome = rendering.build(request, selected, jobs=jobs, progress=progress)
+    report(_json_report(request, outcome, glob.warnings))
     if not glob.json:
         _print_summary(request, outcome, check)
     _finish(request, outcome, check)
-
-
-def _warn(message: str) -> None:
-    stderr.print(f"warning: {message}", markup=False, highlight=False)
 
 
 @contextmanager
@@ -301,11 +319,11 @@ def _progress(envs: list[str], quiet: bool) -> Iterator[rendering.Progress]:
 
 
 def _print_summary(
-    request: rendering.BuildRequest, report: rendering.BuildReport, check: bool
+    request: rendering.BuildRequest, outcome: rendering.BuildReport, check: bool
 ) -> None:
     """The table, and with ``check`` the stale paths (an output key can be made of a secret)."""
     redact = request.variables.redactor().redact
-    if all(r.error is not None for r in report.results):
+    if all(r.error is not None for r in outcome.results):
         return  # the errors say it all
     # Off a terminal rich assumes 80 columns; minimum widths keep headers and times whole in logs.
     table = Table(box=None, pad_edge=False, padding=(0, 1))
@@ -317,14 +335,14 @@ def _print_summary(
             min_width=max(len(column), 6),
         )
     table.add_column("status", no_wrap=True, min_width=len("up to date (skipped)"))
-    for r in report.results:
+    for r in outcome.results:
         d = r.diff
         counts = [str(len(x)) for x in (d.added, d.changed, d.removed)] if d else ["-"] * 3
         unchanged = str(d.unchanged) if d else "-"
         table.add_row(r.env, r.engine, *counts, unchanged, f"{r.seconds:.2f}s", _status(r, check))
     stdout.print(table)
     if check:
-        for r in report.results:
+        for r in outcome.results:
             if r.diff and not r.diff.clean:
                 where = rendering.output_label(request, r.env)
                 for label, paths in (("+", r.diff.added), ("~", r.diff.changed)):
@@ -344,13 +362,19 @@ def _status(result: rendering.EnvResult, check: bool) -> str:
     return "unchanged" if result.diff and result.diff.clean else "written"
 
 
-def _json_report(request: rendering.BuildRequest, report: rendering.BuildReport) -> dict[str, Any]:
-    """Names of variables, never values; paths redacted (an output key can hold a secret)."""
+def _json_report(
+    request: rendering.BuildRequest, outcome: rendering.BuildReport, warnings: list[str]
+) -> dict[str, Any]:
+    """Names of variables, never values; paths redacted (an output key can hold a secret).
+
+    ``warnings`` are those logged while the command ran; the library redacts what may quote
+    a secret before it logs it.
+    """
     redact = request.variables.redactor().redact
     return {
         "check": request.check,
         "variables": request.variables.names(),
-        "warnings": list(report.warnings),
+        "warnings": list(warnings),
         "environments": [
             {
                 "environment": r.env,
@@ -365,21 +389,21 @@ def _json_report(request: rendering.BuildRequest, report: rendering.BuildReport)
                 "removed": [redact(p) for p in r.diff.removed] if r.diff else [],
                 "unchanged": r.diff.unchanged if r.diff else 0,
             }
-            for r in report.results
+            for r in outcome.results
         ],
     }
 
 
-def _finish(request: rendering.BuildRequest, report: rendering.BuildReport, check: bool) -> None:
-    failed = [r for r in report.results if r.error is not None]
+def _finish(request: rendering.BuildRequest, outcome: rendering.BuildReport, check: bool) -> None:
+    failed = [r for r in outcome.results if r.error is not None]
     if len(failed) == 1:
         raise BuildError(str(failed[0].error))
     if failed:
         for r in failed:
             stderr.print(f"error: {r.error}", markup=False, highlight=False)
         names = ", ".join(r.env for r in failed)
-        raise BuildError(f"{len(failed)} of {len(report.results)} environments failed: {names}")
-    stale = [r.env for r in report.results if r.diff and not r.diff.clean]
+        raise BuildError(f"{len(failed)} of {len(outcome.results)} environments failed: {names}")
+    stale = [r.env for r in outcome.results if r.diff and not r.diff.clean]
     if check and stale:
         where = ", ".join(rendering.output_label(request, env) for env in stale)
         again = f" --output {request.output}" if request.output is not None else ""
@@ -389,20 +413,41 @@ def _finish(request: rendering.BuildRequest, report: rendering.BuildReport, chec
 
 
 @app.command("diff", help=DIFF_HELP)
-@_with_eval_options
 def diff_command(
     ctx: typer.Context,
     envs: EnvsArg = None,
     all_: Annotated[bool, typer.Option("--all", help="Diff every environment.")] = False,
     output: OutputOpt = None,
-    evaluation: EvalFlags = _NO_EVAL_FLAGS,
+    engine: EngineOpt = None,
+    jpath: JpathOpt = None,
+    ext_str: ExtStrOpt = None,
+    ext_str_file: ExtStrFileOpt = None,
+    ext_code: ExtCodeOpt = None,
+    ext_code_file: ExtCodeFileOpt = None,
+    tla_str: TlaStrOpt = None,
+    tla_str_file: TlaStrFileOpt = None,
+    tla_code: TlaCodeOpt = None,
+    tla_code_file: TlaCodeFileOpt = None,
 ) -> None:
     """Diff manifests against a fresh build (help text: DIFF_HELP)."""
+    evaluation = _eval_flags(
+        engine,
+        jpath,
+        ext_str=ext_str,
+        ext_str_file=ext_str_file,
+        ext_code=ext_code,
+        ext_code_file=ext_code_file,
+        tla_str=tla_str,
+        tla_str_file=tla_str_file,
+        tla_code=tla_code,
+        tla_code_file=tla_code_file,
+    )
     request = _request(ctx, evaluation, output=output)
     selected = _select(request.project, envs, all_)
     _require_ready(ctx)
-    if options(ctx).json:
-        _diff_json(request, selected)
+    glob = options(ctx)
+    if glob.json:
+        _diff_json(request, selected, glob.warnings)
         return
     differs = False
     for env in selected:
@@ -414,11 +459,11 @@ def diff_command(
         raise typer.Exit(EXIT_DIFFERENCES)
 
 
-def _diff_json(request: rendering.BuildRequest, selected: list[str]) -> None:
+def _diff_json(request: rendering.BuildRequest, selected: list[str], warnings: list[str]) -> None:
     """``diff --json``: what ``build --check --force`` finds, as names only (no file text)."""
     check = dataclasses.replace(request, check=True, force=True)
-    outcome = rendering.build(check, selected, warn=_warn)
-    doc = _json_report(check, outcome)
+    outcome = rendering.build(check, selected)
+    doc = _json_report(check, outcome, warnings)
     report({"environments": doc["environments"], "warnings": doc["warnings"]})
     _finish(check, outcome, check=False)
     if any(r.diff and not r.diff.clean for r in outcome.results):

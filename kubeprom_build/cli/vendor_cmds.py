@@ -8,7 +8,6 @@ display on a terminal, plain lines otherwise, nothing with ``--quiet``) and prin
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -250,23 +249,6 @@ def _column(width: int) -> Column:
     return Column(width=width, min_width=width, max_width=width, no_wrap=True, overflow="crop")
 
 
-@contextlib.contextmanager
-def _warnings() -> Iterator[None]:
-    """Show the core's warnings (conflicts, taken legacy names) as ``warning:`` lines."""
-
-    class _Handler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            stderr.print(f"warning: {record.getMessage()}", markup=False, highlight=False)
-
-    logger = logging.getLogger("kpb")
-    handler = _Handler(logging.WARNING)
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-
-
 def _options(
     glob: GlobalOptions,
     reporter: _Reporter,
@@ -288,7 +270,7 @@ def _options(
     )
 
 
-def _vendoring(
+def run_vendoring(
     ctx: typer.Context,
     action: Callable[[vendoring.Options], vendoring.Outcome],
     *,
@@ -298,11 +280,11 @@ def _vendoring(
     timeout: float | None = None,
     show_changes: bool = False,
 ) -> None:
-    """What every vendoring command does around its core call: progress, warnings, summary."""
+    """What every vendoring command does around its core call: progress, summary."""
     glob = options(ctx)
     reporter = _Reporter(glob.quiet)
     opts = _options(glob, reporter, offline=offline, pins=pins, jobs=jobs, timeout=timeout)
-    with _warnings(), reporter.active():
+    with reporter.active():
         outcome = action(opts)
     report(_result(outcome))
     if show_changes and not glob.json:
@@ -398,7 +380,7 @@ def install(
     def action(opts: vendoring.Options) -> vendoring.Outcome:
         return vendoring.install(opts, uris or [], legacy_name=legacy_name, single=single)
 
-    _vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout)
+    run_vendoring(ctx, action, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout)
 
 
 @app.command("vendor", help=VENDOR_HELP)
@@ -421,7 +403,7 @@ def vendor_command(
     if verify:
         _verify(options(ctx))
         return
-    _vendoring(
+    run_vendoring(
         ctx, vendoring.vendor, offline=offline, pins=upstream_pins, jobs=jobs, timeout=timeout
     )
 
@@ -469,7 +451,7 @@ def update(
     def action(opts: vendoring.Options) -> vendoring.Outcome:
         return vendoring.update(opts, deps or [])
 
-    _vendoring(
+    run_vendoring(
         ctx,
         action,
         offline=offline,

@@ -114,10 +114,9 @@ class EnvResult:
 
 @dataclass(frozen=True)
 class BuildReport:
-    """All environments' results plus warnings the CLI should show once."""
+    """All environments' results."""
 
     results: tuple[EnvResult, ...]
-    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -596,6 +595,7 @@ def _unchanged_since_stamp(
     settings = _settings(request, env, engine, stamp.salt)
     if not buildstate.is_fresh(stamp, settings, request.project, manifests.read_tree(target)):
         return None
+    log.debug("%s: the build stamp proves the output current; not evaluating", env)
     return manifests.TreeDiff((), (), (), len(stamp.outputs))
 
 
@@ -604,29 +604,25 @@ def build(
     envs: Sequence[str],
     jobs: int = 0,
     progress: Progress | None = None,
-    warn: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Build ``envs``: in this process for one, in up to ``jobs`` worker processes for several.
 
     Configuration errors that affect every environment (unknown engine, missing environment)
-    raise before anything is evaluated. ``warn`` hears warnings before evaluation starts (the
-    report repeats them).
+    raise before anything is evaluated; warnings are logged before evaluation starts.
     """
     engine = get_engine(request.engine)
     request = _pin_engine(request, engine.name)
     check_project_dirs(request)
     for env in envs:
         environment_file(request.project, env)
-    warnings = _warnings(request, engine)
-    for warning in warnings:
-        log.info("warning: %s", warning)
-        if warn is not None:
-            warn(warning)
+    for warning in _warnings(request, engine):
+        log.warning("%s", warning)
     notify = progress or (lambda _env, _stage: None)
     workers = min(jobs or os.cpu_count() or 1, len(envs))
+    log.debug("engine %s %s; %d environment(s) at a time", engine.name, engine.version, workers)
     if workers <= 1:
-        return BuildReport(_build_serial(request, envs, notify), warnings)
-    return BuildReport(_build_parallel(request, envs, workers, notify), warnings)
+        return BuildReport(_build_serial(request, envs, notify))
+    return BuildReport(_build_parallel(request, envs, workers, notify))
 
 
 def _pin_engine(request: BuildRequest, name: str) -> BuildRequest:

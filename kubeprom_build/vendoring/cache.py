@@ -166,7 +166,9 @@ class GitCache:
         """Make ``sha`` (commit or tag object) available; returns the repo and the commit."""
         git.check_remote(remote)
         git.check_ref(sha)
-        if not self.has(remote, sha):
+        if self.has(remote, sha):
+            log.debug("cache hit: %s at %s", git.without_userinfo(remote), sha[:12])
+        else:
             if self.offline:
                 raise CacheMiss(
                     f"{remote} at {sha} is not in the cache ({self.root}); run without --offline"

@@ -101,6 +101,11 @@ _STDERR_KEPT = 256 * 1024
 _USERINFO = re.compile(r"\A([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#]*@")
 
 
+def without_userinfo(text: str) -> str:
+    """``text`` with the ``user:token@`` of a URL dropped: logs and messages may be shared."""
+    return _USERINFO.sub(r"\1", text)
+
+
 def require_fixed_git() -> None:
     """Refuse to run a git without the 2025 security fixes (checked once per git and setting).
 
@@ -317,7 +322,8 @@ def run(
     """
     seconds = default_timeout() if timeout is None else timeout
     argv = ["git", *base_config(offline=offline), *_speed_limit(seconds, offline), *args]
-    log.debug("git %s (in %s)", " ".join(args), cwd)
+    where = f" (in {cwd})" if cwd is not None else ""
+    log.debug("git %s%s", " ".join(map(without_userinfo, args)), where)
     proc = _spawn(argv, cwd, subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL)
     out, err = bytearray(), bytearray()
     watch = _Watch(proc, seconds)
@@ -491,8 +497,8 @@ def _stalled(what: str, remote: str, seconds: float, command: str, cwd: Path | N
         )
     except GitError:
         url = ""
-    url = _USERINFO.sub(r"\1", url)  # a mirror URL in the user's config may carry a token
-    if url and url != _USERINFO.sub(r"\1", remote) and not _CONTROL_CHARS.search(url):
+    url = without_userinfo(url)  # a mirror URL in the user's config may carry a token
+    if url and url != without_userinfo(remote) and not _CONTROL_CHARS.search(url):
         shown = f"{remote} (via {url})"
     return GitError(f"no data from {shown} for {seconds:g} s; {NETWORK_HINT}")
 

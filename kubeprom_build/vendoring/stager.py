@@ -262,7 +262,8 @@ class Stager:
         try:
             self.cache.warm(remote, version, subdir)
         except (GitError, ConfigError, OSError) as err:
-            log.debug("prefetch of %s %s at %s failed: %s", remote, subdir, version, err)
+            shown = git.without_userinfo(remote)
+            log.debug("prefetch of %s %s at %s failed: %s", shown, subdir, version, err)
 
     def _probably_vendored(self, dep: Dependency, locked: Dependency | None) -> bool:
         """vendor/ has the package, last vendored for this lock entry (no scan: a guess)."""
