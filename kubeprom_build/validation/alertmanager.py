@@ -10,7 +10,9 @@ dispatcher does, to show where each severity and each specially routed alert end
 
 This config holds webhook URLs, passwords and tokens. A finding or a routing table never
 quotes a value from it other than receiver names, label names and values in matchers, and
-field names: paths say where a problem is, messages say what kind it is.
+field names: paths say where a problem is, messages say what kind it is. Even those are quoted
+only when they look like what they should be (``objects.shown``: a name, not a URL pasted into
+the wrong field), and a YAML error gives its line and column, never the line.
 
 A path into the embedded document continues after the key that holds it:
 ``$.stringData['alertmanager.yaml'].route.routes[1].receiver``.
@@ -36,10 +38,13 @@ from kubeprom_build.validation.matchers import (
 from kubeprom_build.validation.objects import (
     duration_error,
     items,
+    looks_like_name,
     mapping,
     member,
     of_kind,
     secret_entries,
+    shown,
+    shown_text,
 )
 
 CHECK = "alertmanager"
@@ -47,6 +52,8 @@ CONFIG_KEY = "alertmanager.yaml"
 GROUP = "monitoring.coreos.com"
 SEVERITIES = ("critical", "warning", "info", "none")
 
+# Fields as of Alertmanager's main branch after v0.34 (route and receiver labels, mattermost,
+# event_recorder): a superset of older releases, so no config for an older one is refused.
 _TOP = {
     "global",
     "route",
@@ -56,6 +63,7 @@ _TOP = {
     "time_intervals",
     "mute_time_intervals",
     "tracing",
+    "event_recorder",
 }
 _ROUTE = {
     "receiver",
@@ -70,6 +78,7 @@ _ROUTE = {
     "repeat_interval",
     "mute_time_intervals",
     "active_time_intervals",
+    "labels",
 }
 _INHIBIT = {f"{side}_{how}" for side in ("source", "target") for how in ("match", "match_re")}
 _INHIBIT |= {"source_matchers", "target_matchers", "equal"}
@@ -78,7 +87,7 @@ _INTEGRATIONS = {
     for name in (
         *("discord", "email", "incidentio", "jira", "msteams", "msteamsv2", "opsgenie"),
         *("pagerduty", "pushover", "rocketchat", "slack", "sns", "telegram", "victorops"),
-        *("webex", "webhook", "wechat"),
+        *("webex", "webhook", "wechat", "mattermost"),
     )
 }
 _LITERAL_NAME = re.compile(r"[A-Za-z0-9_:]+")
@@ -242,7 +251,7 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -
             )
         if key in result:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} already set in this mapping", key_node.start_mark
+                None, None, f"key {shown(key)} already set in this mapping", key_node.start_mark
             )
         result[key] = loader.construct_object(value_node, deep=True)
     return result
@@ -292,9 +301,13 @@ class _Reader:
             self.problem("$.global.resolve_timeout", error)
         self.slack_url = bool(glob.get("slack_api_url") or glob.get("slack_api_url_file"))
         for key in ("time_intervals", "mute_time_intervals"):
-            for entry in self.listed(f"$.{key}", doc.get(key)):
-                if isinstance(name := mapping(entry).get("name"), str):
-                    self.intervals.add(name)
+            for index, entry in enumerate(self.listed(f"$.{key}", doc.get(key))):
+                if not isinstance(name := mapping(entry).get("name"), str):
+                    continue
+                if name in self.intervals:
+                    path = member(member(f"$.{key}", index), "name")
+                    self.problem(path, f"time interval name {shown(name)} is not unique")
+                self.intervals.add(name)
         self.read_receivers(doc.get("receivers"))
         listed = self.listed("$.inhibit_rules", doc.get("inhibit_rules"))
         rules = tuple(self.inhibit_rule(index, rule) for index, rule in enumerate(listed))
@@ -307,8 +320,8 @@ class _Reader:
     def unknown(self, path: str, node: Mapping[Any, Any], known: set[str]) -> None:
         for key in node:
             if key not in known:
-                message = f"unknown field {str(key)!r}: Alertmanager refuses it"
-                self.problem(member(path, key), message)
+                message = f"unknown field {shown(key)}: Alertmanager refuses it"
+                self.problem(_at(path, key), message)
 
     def section(self, path: str, node: Any) -> Mapping[str, Any]:
         if node is not None and not isinstance(node, Mapping):
@@ -332,7 +345,8 @@ class _Reader:
                 self.problem(path, "missing name in receiver")
                 continue
             if name in first:
-                message = f"receiver name {name!r} is not unique (also receivers[{first[name]}])"
+                also = first[name]
+                message = f"receiver name {shown(name)} is not unique (also receivers[{also}])"
                 self.problem(member(path, "name"), message)
                 continue
             first[name] = index
@@ -342,12 +356,14 @@ class _Reader:
         """Whether the receiver sends anywhere; reports unknown fields and Slack without a URL."""
         found = False
         for key, value in receiver.items():
-            if key == "name":
+            if key in ("name", "labels"):
                 continue
             if key not in _INTEGRATIONS:
                 newer = isinstance(key, str) and key.endswith("_configs")
                 severity = Severity.WARNING if newer else Severity.ERROR
-                self.problem(member(path, key), f"unknown field {str(key)!r} in receiver", severity)
+                self.problem(_at(path, key), f"unknown field {shown(key)} in receiver", severity)
+                if not newer:
+                    continue
             configs = self.listed(member(path, key), value)
             found = found or bool(configs)
             if key == "slack_configs":
@@ -370,25 +386,26 @@ class _Reader:
             field_path = member(path, prefix + key)
             for name, value in self.section(field_path, node.get(prefix + key)).items():
                 if not isinstance(name, str) or not LABEL_NAME.fullmatch(name):
-                    self.problem(member(field_path, name), f"invalid label name {str(name)!r}")
+                    self.problem(_at(field_path, name), f"invalid label name {shown(name)}")
                 elif not isinstance(value, str):
                     self.problem(member(field_path, name), "a label value must be a string")
                 else:
-                    found += self.parsed(member(field_path, name), new_matcher, name, op, value)
+                    at = member(field_path, name)
+                    found += self.parsed(at, value, new_matcher, name, op, value)
         matchers_path = member(path, prefix + "matchers")
         for index, text in enumerate(self.listed(matchers_path, node.get(prefix + "matchers"))):
             if isinstance(text, str):
-                found += self.parsed(member(matchers_path, index), parse_matchers, text)
+                found += self.parsed(member(matchers_path, index), text, parse_matchers, text)
             else:
                 self.problem(member(matchers_path, index), "a matcher must be a string")
         return found
 
-    def parsed(self, path: str, parse: Callable[..., Any], *args: str) -> list[Matcher]:
+    def parsed(self, path: str, text: str, parse: Callable[..., Any], *args: str) -> list[Matcher]:
         """``parse(*args)`` (one matcher or a list), or nothing and a problem at ``path``."""
         try:
             result = parse(*args)
         except MatcherError as error:
-            self.problem(path, str(error))
+            self.problem(path, _matcher_message(error, text))
             return []
         return result if isinstance(result, list) else [result]
 
@@ -402,7 +419,8 @@ class _Reader:
             self.problem(member(path, "receiver"), "must be a string")
             receiver = None
         if receiver and receiver not in self.receivers:
-            self.problem(member(path, "receiver"), f"undefined receiver {receiver!r} used in route")
+            message = f"undefined receiver {shown(receiver)} used in route"
+            self.problem(member(path, "receiver"), message)
         matchers = self.matchers(path, node)
         if root:
             self.root(path, node, receiver)
@@ -430,16 +448,15 @@ class _Reader:
         for key in ("group_wait", "group_interval", "repeat_interval"):
             if key in node and (error := duration_error(node[key])):
                 self.problem(member(path, key), error)
-            elif key != "group_wait" and key in node and node[key] in ("0", "0s"):
+            elif key != "group_wait" and key in node and not set(node[key]) & set("123456789"):
                 self.problem(member(path, key), f"{key} cannot be zero")
         if "continue" in node and not isinstance(node["continue"], bool):
             self.problem(member(path, "continue"), "must be true or false")
         self.group_by(member(path, "group_by"), node.get("group_by"))
         for key in ("mute_time_intervals", "active_time_intervals"):
             for index, name in enumerate(self.listed(member(path, key), node.get(key))):
-                if name not in self.intervals:
-                    shown = repr(name) if isinstance(name, str) else "(not a string)"
-                    message = f"undefined time interval {shown} used in route"
+                if not isinstance(name, str) or name not in self.intervals:
+                    message = f"undefined time interval {shown(name)} used in route"
                     self.problem(member(member(path, key), index), message)
 
     def group_by(self, path: str, node: Any) -> None:
@@ -451,9 +468,9 @@ class _Reader:
             if label == "...":
                 continue
             if not isinstance(label, str) or not LABEL_NAME.fullmatch(label):
-                self.problem(member(path, index), f"invalid label name {str(label)!r} in group_by")
+                self.problem(member(path, index), f"invalid label name {shown(label)} in group_by")
             elif label in seen:
-                self.problem(member(path, index), f"duplicated label {label!r} in group_by")
+                self.problem(member(path, index), f"duplicated label {shown(label)} in group_by")
             seen.add(str(label))
 
     def inhibit_rule(self, index: int, node: Any) -> InhibitRule:
@@ -465,9 +482,21 @@ class _Reader:
         equal = self.listed(member(path, "equal"), rule.get("equal"))
         for position, label in enumerate(equal):
             if not isinstance(label, str) or not LABEL_NAME.fullmatch(label):
-                message = f"invalid label name {str(label)!r}"
+                message = f"invalid label name {shown(label)}"
                 self.problem(member(member(path, "equal"), position), message)
         return InhibitRule(tuple(source), tuple(target), tuple(str(label) for label in equal))
+
+
+def _at(path: str, key: Any) -> str:
+    """The path of ``key`` below ``path``, or ``path`` itself when the key is not a plain name."""
+    return member(path, key) if looks_like_name(key) or isinstance(key, int) else path
+
+
+def _matcher_message(error: MatcherError, text: str) -> str:
+    """The reason, the matcher's text (label names and values) and RE2's detail, if showable."""
+    quoted = shown_text(text)
+    detail = f" ({error.detail})" if error.detail and quoted.startswith("'") else ""
+    return f"{error}: {quoted}{detail}"
 
 
 def _custom_resource(spec: Mapping[str, Any]) -> Iterator[_Problem]:
@@ -478,7 +507,8 @@ def _custom_resource(spec: Mapping[str, Any]) -> Iterator[_Problem]:
         if isinstance(name, str) and name in receivers:
             path = member(member("$.spec.receivers", index), "name")
             also = receivers[name]
-            yield _Problem(path, f"receiver name {name!r} is not unique (also receivers[{also}])")
+            message = f"receiver name {shown(name)} is not unique (also receivers[{also}])"
+            yield _Problem(path, message)
         elif isinstance(name, str):
             receivers[name] = index
     intervals = {
@@ -501,16 +531,17 @@ def _cr_route(
     if top and not receiver:
         yield _Problem(path, "the top route must name a receiver")
     elif isinstance(receiver, str) and receiver and receiver not in receivers:
-        yield _Problem(member(path, "receiver"), f"receiver {receiver!r} not found in this object")
+        message = f"receiver {shown(receiver)} not found in this object"
+        yield _Problem(member(path, "receiver"), message)
     yield from _cr_matchers(member(path, "matchers"), route.get("matchers"))
     for key in ("groupWait", "groupInterval", "repeatInterval"):
         if key in route and (error := duration_error(route[key])):
             yield _Problem(member(path, key), error)
     for key in ("muteTimeIntervals", "activeTimeIntervals"):
         for index, name in enumerate(items(route.get(key))):
-            if name not in intervals:
-                shown = repr(name) if isinstance(name, str) else "(not a string)"
-                yield _Problem(member(member(path, key), index), f"time interval {shown} not found")
+            if not isinstance(name, str) or name not in intervals:
+                message = f"time interval {shown(name)} not found"
+                yield _Problem(member(member(path, key), index), message)
     for index, child in enumerate(items(route.get("routes"))):
         if isinstance(child, Mapping):
             child_path = member(member(path, "routes"), index)
@@ -527,4 +558,4 @@ def _cr_matchers(path: str, node: Any) -> Iterator[_Problem]:
         try:
             new_matcher(name, str(op), value)
         except MatcherError as error:
-            yield _Problem(member(path, index), str(error))
+            yield _Problem(member(path, index), _matcher_message(error, value))

@@ -3,8 +3,8 @@
 Alertmanager reads ``matchers: ['severity =~ "warning|info"']`` with its own small parser
 (``pkg/labels/parse.go``, the "classic" one every release accepts) and anchors regexes as
 ``^(?:…)$`` in Go's RE2 syntax. Python's ``re`` accepts look-arounds RE2 rejects and rejects
-``\\pL`` RE2 accepts, so regexes compile with ``google-re2``, the same engine. Messages quote
-only the matcher text: label names and values, never anything else of a config.
+``\\pL`` RE2 accepts, so regexes compile with ``google-re2``, the same engine. Errors carry no
+text of the matcher (the caller decides what of it may be shown; a config holds secrets).
 
 Not covered: the UTF-8 matcher parser of Alertmanager ≥ 0.27 also takes quoted label names
 (``"service.name"="x"``); they are reported here as bad matchers.
@@ -29,7 +29,14 @@ _OPTIONS.log_errors = False  # RE2 would otherwise write every rejected pattern 
 
 
 class MatcherError(ValueError):
-    """A matcher that Alertmanager refuses to load; the message names the matcher text."""
+    """A matcher Alertmanager refuses: a generic reason, and RE2's detail for a bad regex.
+
+    The detail quotes part of the pattern, so it is shown only where the pattern may be.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -61,13 +68,13 @@ def compile_regex(value: str) -> object:
     except re2.error as error:
         detail = error.args[0] if error.args else ""
         text = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
-        raise MatcherError(f"invalid regex {value!r}: {text}") from None
+        raise MatcherError("invalid regex", text) from None
 
 
 def new_matcher(name: str, op: str, value: str) -> Matcher:
     """A matcher from parts (``match``/``match_re`` maps, AlertmanagerConfig objects)."""
     if op not in OPERATORS:
-        raise MatcherError(f"unknown match type {op!r} (one of {', '.join(OPERATORS)})")
+        raise MatcherError(f"unknown match type (one of {', '.join(OPERATORS)})")
     pattern = compile_regex(value) if op in ("=~", "!~") else None
     return Matcher(name, op, value, pattern)
 
@@ -98,7 +105,7 @@ def parse_matcher(text: str) -> Matcher:
     """One ``name op value`` with Alertmanager's quoting and escapes (``ParseMatcher``)."""
     found = _LINE.match(text)
     if not found:
-        raise MatcherError(f"bad matcher format: {text!r}")
+        raise MatcherError("bad matcher format")
     name, op, raw = found.groups()
     return new_matcher(name, op, _unquoted(raw))
 
@@ -115,10 +122,10 @@ def _unquoted(raw: str) -> str:
             escaped = True
         elif char == '"':
             if not quoted or index < len(body) - 1:
-                raise MatcherError(f"matcher value contains unescaped double quote: {raw!r}")
+                raise MatcherError("matcher value contains unescaped double quote")
             quoted = False
         else:
             value.append(char)
     if quoted:
-        raise MatcherError(f"matcher value contains unescaped double quote: {raw!r}")
+        raise MatcherError("matcher value contains unescaped double quote")
     return "".join(value)

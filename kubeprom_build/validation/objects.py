@@ -9,7 +9,6 @@ must never reach a message: they hold webhook URLs and passwords.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 from kubeprom_build.validation.findings import Manifest
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,39}")
+_SHOWN_TEXT = 100
 # Prometheus's model.ParseDuration: units in descending order, each at most once, integers only.
 _DURATION = re.compile(r"0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?")
 
@@ -76,7 +77,7 @@ def _decoded(value: Any) -> str | None:
         return None
     try:
         return base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not ASCII, not base64 (binascii.Error), not UTF-8
         return None
 
 
@@ -93,3 +94,22 @@ def duration_error(value: Any) -> str | None:
     if not _DURATION.fullmatch(value):
         return "invalid duration: whole numbers with units y, w, d, h, m, s, ms, largest first"
     return None
+
+
+def looks_like_name(value: Any) -> bool:
+    """Letters, digits and ``_.:-``, at most 40 characters: a receiver or label name, not a URL.
+
+    A value in the wrong place of a config (a webhook URL pasted as a receiver name) is not a
+    name, so messages about secrets-holding configs quote only what passes this test.
+    """
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None
+
+
+def shown(value: Any) -> str:
+    """``'name'`` when ``value`` looks like a name, else a placeholder."""
+    return repr(value) if looks_like_name(value) else "(a value not shown)"
+
+
+def shown_text(value: str) -> str:
+    """A matcher's text quoted, unless it is long or holds a URL (then a placeholder)."""
+    return repr(value) if len(value) <= _SHOWN_TEXT and "://" not in value else "(not shown)"

@@ -50,8 +50,9 @@ def _group(manifest: Manifest, path: str, group: Mapping[str, Any]) -> Iterator[
             yield Finding.at(manifest, member(path, key), error, CHECK)
     first: dict[tuple[str, str, frozenset[tuple[Any, Any]], str], int] = {}
     for index, rule in enumerate(items(group.get("rules"))):
+        if not isinstance(rule, Mapping):
+            continue  # the schema check reports it
         rule_path = member(member(path, "rules"), index)
-        rule = mapping(rule)
         yield from _rule(manifest, rule_path, rule)
         identity = _identity(rule)
         if identity is None:
