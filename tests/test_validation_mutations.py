@@ -313,6 +313,14 @@ MUTATIONS = [
         "no Slack API URL",
     ),
     Mutation(
+        "broken Slack text template",
+        am(lambda c: c["receivers"][2]["slack_configs"][0].update(text="{{ range .Alerts }}x")),
+        AM,
+        f"{AM_KEY}.receivers[2].slack_configs[0].text",
+        "alertmanager",
+        "{{range}} has no {{end}}",
+    ),
+    Mutation(
         "bad group_wait beside a secret",
         am(lambda c: c["route"].update(group_wait="https://hooks.slack.com/T0SECRET")),
         AM,

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from kubeprom_build.validation import gotemplate
 from kubeprom_build.validation.findings import Finding, Manifest, Severity
 from kubeprom_build.validation.matchers import (
     LABEL_NAME,
@@ -89,6 +90,13 @@ _INTEGRATIONS = {
         *("pagerduty", "pushover", "rocketchat", "slack", "sns", "telegram", "victorops"),
         *("webex", "webhook", "wechat", "mattermost"),
     )
+}
+# Text fields of the integrations that Alertmanager renders as Go templates (at notification
+# time: a syntax error there fails every notification, silently).
+_TEMPLATED = {
+    *("title", "title_link", "pretext", "text", "fallback", "footer", "channel", "username"),
+    *("color", "message", "description", "summary", "subject", "html", "client", "client_url"),
+    *("severity", "class", "component", "group", "source", "note", "tags"),
 }
 _LITERAL_NAME = re.compile(r"[A-Za-z0-9_:]+")
 
@@ -366,9 +374,20 @@ class _Reader:
                     continue
             configs = self.listed(member(path, key), value)
             found = found or bool(configs)
+            self.templates(member(path, key), configs)
             if key == "slack_configs":
                 self.slack_urls(member(path, key), configs)
         return found
+
+    def templates(self, path: str, configs: list[Any]) -> None:
+        """Go template syntax of the text fields; the message gives a position, never text."""
+        for index, config in enumerate(configs):
+            for key, value in mapping(config).items():
+                if key not in _TEMPLATED or not isinstance(value, str):
+                    continue
+                if error := gotemplate.syntax_error(value):
+                    message = f"template: {error.located(value)}: every notification fails"
+                    self.problem(member(member(path, index), key), message)
 
     def slack_urls(self, path: str, configs: list[Any]) -> None:
         for index, config in enumerate(configs):
