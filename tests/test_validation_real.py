@@ -19,7 +19,7 @@ from kubeprom_build.validation import (
     explain_routes,
     promrules,
 )
-from tests.helpers.manifests import load_dir
+from tests.helpers.manifests import as_manifests, load_dir
 from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir
 
 KP = kube_prometheus_dir()
@@ -72,3 +72,22 @@ def test_all_three_checks_are_fast(manifests: list[Manifest]) -> None:
     explain_routes(manifests)
     # ~0.1 s measured on the 2-core machine; the budget is 0.3 s, with room for shared CPUs.
     assert time.perf_counter() - start < 0.6
+
+
+@pytest.mark.parametrize("env", ["dev", "stg", "prd"])
+def test_the_stacks_own_environments_have_no_findings(env: str) -> None:
+    from tests.test_stack_real import VENDOR, built
+
+    if VENDOR is None:
+        pytest.skip("kube-prometheus is not vendored")
+    files = {f"{name}.yaml": [obj] for name, obj in built(env).items()}
+    manifests = as_manifests(files)
+    assert findings(manifests) == []
+    [table] = explain_routes(manifests)
+    assert [row.receivers for row in table.alerts[:5]] == [
+        ("slack-critical",),
+        ("slack-warning",),
+        ("slack-warning",),
+        ("slack-critical",),
+        ("slack-watchdog",),
+    ]

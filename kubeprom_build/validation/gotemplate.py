@@ -101,7 +101,7 @@ class _Parser:
     def action_end(self, left: int, *, structure: bool = False) -> int:
         """Lex the action starting at ``left``; return the offset just past its ``}}``."""
         position = left + 2
-        if self.text.startswith("-", position) and self.text[position + 1 : position + 2] in _SPACE:
+        if self.text.startswith("-", position) and self._space(position + 1):
             position += 2
         if self.text.startswith("/*", position):
             return self._comment(left, position + 2)
@@ -119,12 +119,15 @@ class _Parser:
             raise _Stop(close, "comment ends before closing delimiter")
         return end
 
+    def _space(self, position: int) -> bool:
+        return position < len(self.text) and self.text[position] in _SPACE
+
     def _right_delim(self, position: int) -> int | None:
         """Offset past ``}}`` or `` -}}`` starting at ``position``, else None."""
         text = self.text
         if text.startswith(_RIGHT, position):
             return position + 2
-        if text[position : position + 1] in _SPACE and text.startswith("-}}", position + 1):
+        if self._space(position) and text.startswith("-}}", position + 1):
             return position + 4
         return None
 
