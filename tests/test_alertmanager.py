@@ -197,3 +197,38 @@ def test_no_finding_or_table_ever_quotes_a_secret(config: Any) -> None:
         assert findings, "each hostile config is invalid"
         shown = repr(findings) + repr(explain_routes(manifests))
         assert not any(marker in shown for marker in SECRET_MARKERS), shown
+
+
+def test_a_named_alert_carries_its_routes_other_labels() -> None:
+    config = {
+        "route": {
+            "receiver": "default",
+            "routes": [
+                {
+                    "receiver": "team",
+                    "match": {"team": "a"},
+                    "routes": [
+                        {"receiver": "dog", "matchers": ["alertname=Watchdog", "severity=none"]},
+                    ],
+                },
+            ],
+        },
+        "receivers": [{"name": "default"}, {"name": "team"}, {"name": "dog"}],
+    }
+    [table] = explain_routes(secret(config))
+    watchdog = table.alerts[-1]
+    assert watchdog.labels == (("alertname", "Watchdog"), ("severity", "none"), ("team", "a"))
+    assert watchdog.receivers == ("dog",)
+    assert watchdog.describe() == (
+        'alertname="Watchdog", severity="none", team="a" → dog'
+        " (no integration: the alert goes nowhere)"
+    )
+
+
+def test_a_row_describes_itself_in_one_line(tmp_path: Path) -> None:
+    [table] = explain_routes(secret(stack_config(tmp_path)))
+    assert [row.describe() for row in table.alerts[2:4]] == [
+        'severity="info" → slack-warning; inhibited by: '
+        f"{CRITICAL_INHIBITS}; {WARNING_INHIBITS}; {INFO_INHIBITOR}",
+        'severity="none" → slack-critical',
+    ]

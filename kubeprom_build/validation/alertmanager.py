@@ -142,6 +142,16 @@ class RoutedAlert:
     nowhere: bool
     inhibited_by: tuple[str, ...]
 
+    def describe(self) -> str:
+        """One line: ``severity="info" → slack-warning; inhibited by: …``."""
+        labels = ", ".join(f'{name}="{value}"' for name, value in self.labels)
+        line = f"{labels} → {', '.join(self.receivers)}"
+        if self.nowhere:
+            line += " (no integration: the alert goes nowhere)"
+        if self.inhibited_by:
+            line += f"; inhibited by: {'; '.join(self.inhibited_by)}"
+        return line
+
 
 @dataclass(frozen=True)
 class RoutingTable:
@@ -169,8 +179,9 @@ def check(manifests: Sequence[Manifest]) -> Iterator[Finding]:
 def explain_routes(manifests: Sequence[Manifest]) -> list[RoutingTable]:
     """A routing table per valid config Secret: each severity, then each alert routes name.
 
-    The example alerts carry one label each (``severity=…`` or ``alertname=…``); routes that
-    need more labels (``namespace``) do not match them, as they would not match such an alert.
+    The example alerts carry only the labels shown (``severity=…``, or ``alertname=…`` with the
+    equality matchers of the route naming it); a route that needs other labels (``namespace``)
+    does not match them, as it would not match such an alert.
     """
     tables = []
     for manifest, path, text in _config_secrets(manifests):
@@ -179,7 +190,7 @@ def explain_routes(manifests: Sequence[Manifest]) -> list[RoutingTable]:
         if config is None or any(p.severity is Severity.ERROR for p in reader.problems):
             continue
         examples = [{"severity": s} for s in SEVERITIES]
-        examples += [{"alertname": name} for name in _named_alerts(config)]
+        examples += _named_alerts(config)
         rows = tuple(_routed(config, labels) for labels in examples)
         tables.append(RoutingTable(manifest.file, manifest.ref, path, rows))
     return tables
@@ -216,25 +227,33 @@ def _match(route: Route, labels: Mapping[str, str]) -> list[Route]:
     return found or [route]
 
 
-def _named_alerts(config: Config) -> list[str]:
-    """Alert names that routes or inhibit rules pin (``alertname=X``, ``alertname=~"X|Y"``)."""
-    names: list[str] = []
+def _named_alerts(config: Config) -> list[dict[str, str]]:
+    """An example alert per name a route or inhibit rule pins (``alertname=X``, ``=~"X|Y"``).
 
-    def visit(matchers: Sequence[Matcher]) -> None:
+    A route's example also carries the equality matchers of the route and its parents
+    (``severity=none`` beside ``alertname=Watchdog``), so it reaches the route that names it.
+    """
+    found: dict[str, dict[str, str]] = {}
+
+    def visit(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> None:
         for m in matchers:
             if m.name == "alertname" and m.op in ("=", "=~"):
                 parts = m.value.split("|") if m.op == "=~" else [m.value]
-                names.extend(p for p in parts if _LITERAL_NAME.fullmatch(p))
+                for name in filter(_LITERAL_NAME.fullmatch, parts):
+                    found.setdefault(name, {**labels, "alertname": name})
 
-    stack = [config.route]
-    while stack:
-        route = stack.pop(0)
-        visit(route.matchers)
-        stack.extend(route.routes)
+    def walk(route: Route, inherited: Mapping[str, str]) -> None:
+        labels = {**inherited, **{m.name: m.value for m in route.matchers if m.op == "="}}
+        labels.pop("alertname", None)
+        visit(route.matchers, labels)
+        for child in route.routes:
+            walk(child, labels)
+
+    walk(config.route, {})
     for rule in config.inhibit_rules:
-        visit(rule.source)
-        visit(rule.target)
-    return list(dict.fromkeys(names))
+        visit(rule.source, {})
+        visit(rule.target, {})
+    return list(found.values())
 
 
 @dataclass(frozen=True)
