@@ -177,7 +177,7 @@ def check(manifests: Sequence[Manifest]) -> Iterator[Finding]:
 
 
 def explain_routes(manifests: Sequence[Manifest]) -> list[RoutingTable]:
-    """A routing table per valid config Secret: each severity, then each alert routes name.
+    """A routing table per valid config Secret: each severity, then each alert name it pins.
 
     The example alerts carry only the labels shown (``severity=…``, or ``alertname=…`` with the
     equality matchers of the route naming it); a route that needs other labels (``namespace``)
@@ -208,7 +208,7 @@ def _routed(config: Config, labels: Mapping[str, str]) -> RoutedAlert:
     inhibited = tuple(
         str(rule)
         for rule in config.inhibit_rules
-        if rule.target and all(m.matches(labels) for m in rule.target)
+        if all(m.matches(labels) for m in rule.target)  # no target matchers: every alert
     )
     nowhere = not any(config.receivers.get(name, False) for name in reached)
     return RoutedAlert(tuple(sorted(labels.items())), reached, nowhere, inhibited)
