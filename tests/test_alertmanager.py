@@ -232,3 +232,13 @@ def test_a_row_describes_itself_in_one_line(tmp_path: Path) -> None:
         f"{CRITICAL_INHIBITS}; {WARNING_INHIBITS}; {INFO_INHIBITOR}",
         'severity="none" → slack-critical',
     ]
+
+
+def test_an_inhibit_rule_without_targets_silences_every_alert() -> None:
+    config = {
+        "route": {"receiver": "a"},
+        "receivers": [{"name": "a"}],
+        "inhibit_rules": [{"source_matchers": ["alertname=Maintenance"]}],
+    }
+    [table] = explain_routes(secret(config))
+    assert {row.inhibited_by for row in table.alerts} == {('alertname="Maintenance"',)}
