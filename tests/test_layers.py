@@ -54,6 +54,12 @@ LAYERS: dict[str, int] = {
     "rendering": 5,
     # validation: checks over parsed objects
     "validation.findings": 2,
+    "validation.objects": 3,
+    "validation.gotemplate": 3,
+    "validation.matchers": 3,
+    "validation.promrules": 4,
+    "validation.alertmanager": 4,
+    "validation.dashboards": 4,
     "validation": 5,
     # above both halves
     "project": 9,

@@ -6,6 +6,7 @@ parsed objects and reports :class:`Finding` values.
 
 from __future__ import annotations
 
+from kubeprom_build.validation.alertmanager import RoutedAlert, RoutingTable, explain_routes
 from kubeprom_build.validation.findings import Finding, Manifest, Severity
 
-__all__ = ["Finding", "Manifest", "Severity"]
+__all__ = ["Finding", "Manifest", "RoutedAlert", "RoutingTable", "Severity", "explain_routes"]
