@@ -48,6 +48,7 @@ LAYERS: dict[str, int] = {
     "rendering.yamlemit": 2,
     "rendering.buildstate": 2,
     "rendering.manifests": 2,
+    "rendering.workers": 2,
     "rendering.extvars": 3,
     "rendering.outputs": 3,
     "rendering.pipeline": 4,

@@ -10,20 +10,16 @@ The pipeline per environment, in the spirit of Tanka's:
 6. compare with (``check``) or atomically publish to the output tree (:mod:`manifests`);
 7. record the stamp.
 
-Several environments run in parallel in worker processes (forkserver: no fork of a process
-that runs a progress thread). Threads would not do: rjsonnet holds the GIL while it evaluates
-(measured: a Python thread got ~16% of its free-running speed during an evaluation; the Go and
-C++ bindings release it), and YAML rendering is Python code.
+Several environments run in parallel in worker processes (:mod:`workers`).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
-import multiprocessing
 import os
 import re
 import sys
@@ -31,7 +27,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +34,7 @@ import yaml
 
 from kubeprom_build import fsutil
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
-from kubeprom_build.rendering import buildstate, manifests, outputs
+from kubeprom_build.rendering import buildstate, manifests, outputs, workers
 from kubeprom_build.rendering.engine import (
     SLOW_ENGINES,
     Engine,
@@ -623,10 +618,10 @@ def build(
         if warn is not None:
             warn(warning)
     notify = progress or (lambda _env, _stage: None)
-    workers = min(jobs or os.cpu_count() or 1, len(envs))
-    if workers <= 1:
+    jobs = min(jobs or os.cpu_count() or 1, len(envs))
+    if jobs <= 1:
         return BuildReport(_build_serial(request, envs, notify), warnings)
-    return BuildReport(_build_parallel(request, envs, workers, notify), warnings)
+    return BuildReport(_build_parallel(request, envs, jobs, notify), warnings)
 
 
 def _pin_engine(request: BuildRequest, name: str) -> BuildRequest:
@@ -646,43 +641,24 @@ def _build_serial(
 
 
 def _build_parallel(
-    request: BuildRequest, envs: Sequence[str], workers: int, notify: Progress
+    request: BuildRequest, envs: Sequence[str], jobs: int, notify: Progress
 ) -> tuple[EnvResult, ...]:
-    context = multiprocessing.get_context("forkserver")
-    done: dict[str, EnvResult] = {}
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    """Each environment in a worker process; Ctrl-C or an error ends them all at once."""
     try:
-        futures = {pool.submit(build_environment, request, env): env for env in envs}
-        for env in envs:
-            notify(env, "start")
-        for future in concurrent.futures.as_completed(futures):
-            env = futures[future]
-            try:
-                done[env] = future.result()
-            except BrokenProcessPool:
-                raise BuildError(
-                    f"the worker process building {env!r} died (out of memory or killed); "
-                    "outputs it had not published are unchanged"
-                ) from None
-            notify(env, "done")
-    except BaseException:
-        _stop_workers(pool)
-        raise
-    pool.shutdown()
-    return tuple(done[env] for env in envs)
-
-
-def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """On Ctrl-C or an error, end the workers now instead of waiting for their evaluations.
-
-    A worker stuck in a native engine call does not see SIGINT until the call returns (that can
-    take minutes with cpp). Killing it is safe: publishing is atomic and the next build removes
-    any staging directory it leaves.
-    """
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
-        process.terminate()
-    pool.shutdown(wait=True, cancel_futures=True)
+        results = workers.run(
+            functools.partial(build_environment, request),
+            envs,
+            jobs,
+            preload=[__name__],
+            started=lambda env: notify(env, "start"),
+            finished=lambda env: notify(env, "done"),
+        )
+    except workers.WorkerDied as died:
+        raise BuildError(
+            f"the worker process building {died.item!r} died (out of memory or killed); "
+            "outputs it had not published are unchanged"
+        ) from None
+    return tuple(results)
 
 
 def _warnings(request: BuildRequest, engine: Engine) -> tuple[str, ...]:
