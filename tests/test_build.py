@@ -148,7 +148,7 @@ def test_import_escape_is_reported_as_refusal(tmp_path: Path) -> None:
     root = projects.make_project(tmp_path / "p")
     (tmp_path / "outside.libsonnet").write_text("{}")
     projects.set_env(root, "dev", "import '../../outside.libsonnet'")
-    result = build.build_environment(_request(root, engine="rs"), "dev")
+    result = build.build(_request(root, engine="rs"), ["dev"]).results[0]
     assert result.error is not None
     assert "outside the project's repository" in result.error
     assert not (root / "manifests").exists()
@@ -162,10 +162,10 @@ def test_refused_or_missing_import_of_any_kind_fails(
     root = projects.make_project(tmp_path / "p")
     (tmp_path / "outside.txt").write_text("secret")
     projects.set_env(root, "dev", f"{{ a: {{ v: {kind} '../../outside.txt' }} }}")
-    result = build.build_environment(_request(root, engine=engine), "dev")
+    result = build.build(_request(root, engine=engine), ["dev"]).results[0]
     assert result.error is not None and "outside the project's repository" in result.error
     projects.set_env(root, "dev", f"{{ a: {{ v: {kind} 'nope.txt' }} }}")
-    result = build.build_environment(_request(root, engine=engine), "dev")
+    result = build.build(_request(root, engine=engine), ["dev"]).results[0]
     assert result.error is not None and "cannot find 'nope.txt'" in result.error
     assert not (root / "manifests").exists()
 

@@ -1,8 +1,9 @@
 """Build environments: jsonnet → JSON → checked file map → YAML → ``manifests/<env>/``.
 
-The pipeline per environment, in the spirit of Tanka's:
+The pipeline per environment, in the spirit of Tanka's (:func:`_build_steps`):
 
-1. find ``environments/<env>.jsonnet`` (a missing one lists those that exist);
+1. find ``environments/<env>.jsonnet`` (a missing one lists those that exist), once, for every
+   environment before any is evaluated;
 2. skip when the incremental stamp proves nothing changed (:mod:`buildstate`);
 3. evaluate with the chosen engine; every import goes through :class:`imports.Importer`;
 4. parse the JSON and check the contract: an object of ``key → object`` with safe keys;
@@ -128,6 +129,15 @@ class Rendered:
     stamp: buildstate.Stamp
 
 
+@dataclass(frozen=True)
+class _Environment:
+    """An environment whose file was found (step 1); picklable for worker processes."""
+
+    name: str
+    #: Its jsonnet file, relative to the project: how the importer and messages name it.
+    source: Path
+
+
 def environments(project: Path) -> list[str]:
     """Names of the environments: ``environments/<name>.jsonnet`` and ``<name>/main.jsonnet``.
 
@@ -177,6 +187,11 @@ def environment_file(project: Path, env: str) -> Path:
         listing = ", ".join(known) if known else f"none: {ENV_DIR}/ has no *.jsonnet"
         raise ConfigError(f"no environment {env!r} ({ENV_DIR}/{env}.jsonnet); existing: {listing}")
     return flat
+
+
+def _find(project: Path, env: str) -> _Environment:
+    """Step 1: :func:`environment_file`, kept as the importer and messages name it."""
+    return _Environment(env, environment_file(project, env).relative_to(project))
 
 
 def _source_dir(project: Path, name: str) -> Path:
@@ -261,13 +276,17 @@ def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]
 
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
-    """Steps 3-5: evaluate ``env`` and turn its output into ``{relative path: YAML bytes}``."""
+    """What a build of ``env`` would write, evaluated in this thread; nothing is written."""
     check_project_dirs(request)
-    source = environment_file(request.project, env).relative_to(request.project)
+    return _render(request, _find(request.project, env), engine, salt)
+
+
+def _render(request: BuildRequest, env: _Environment, engine: Engine, salt: str) -> Rendered:
+    """Steps 3-5: evaluate ``env`` and turn its output into ``{relative path: YAML bytes}``."""
     importer = _importer(request)
-    text = _evaluate(request, env, engine, source, importer)
-    files = outputs.output_files(env, json.loads(text), request.variables.redactor())
-    settings = _settings(request, env, engine, salt)
+    text = _evaluate(request, env.name, engine, env.source, importer)
+    files = outputs.output_files(env.name, json.loads(text), request.variables.redactor())
+    settings = _settings(request, env.name, engine, salt)
     lookups = tuple(
         buildstate.Lookup(base, rel, lk.found, lk.missing)
         for (base, rel), lk in sorted(importer.lookups.items())
@@ -277,8 +296,8 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
     return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))
 
 
-def render_interruptibly(request: BuildRequest, env: str, engine: Engine) -> Rendered:
-    """:func:`render` in a daemon thread, so Ctrl-C is not held up by a native evaluation.
+def render_interruptibly(request: BuildRequest, env: _Environment, engine: Engine) -> Rendered:
+    """:func:`_render` in a daemon thread, so Ctrl-C is not held up by a native evaluation.
 
     Python runs signal handlers only in the main thread between bytecodes; a C++/Go evaluation
     can take minutes. The engines that release the GIL (go, cpp) leave the main thread free to
@@ -289,11 +308,11 @@ def render_interruptibly(request: BuildRequest, env: str, engine: Engine) -> Ren
 
     def work() -> None:
         try:
-            outcome.append(render(request, env, engine, buildstate.new_salt()))
+            outcome.append(_render(request, env, engine, buildstate.new_salt()))
         except BaseException as err:  # handed to the waiting thread
             outcome.append(err)
 
-    thread = threading.Thread(target=work, name=f"kpb-render-{env}", daemon=True)
+    thread = threading.Thread(target=work, name=f"kpb-render-{env.name}", daemon=True)
     with _engine_output_redacted(request.variables.redactor(), thread):
         thread.start()
         while thread.is_alive():
@@ -531,54 +550,60 @@ def engine_message(
     return secrets.redact("\n".join([f"environment {env!r}: {where}{summary}{borrowed}", *trace]))
 
 
-def build_environment(request: BuildRequest, env: str) -> EnvResult:
-    """Steps 1-7 for one environment, under its lock; errors become ``EnvResult.error``."""
+def build_environment(request: BuildRequest, env: _Environment) -> EnvResult:
+    """Steps 2-7 for one environment; errors become ``EnvResult.error``."""
     started = time.perf_counter()
-    name = request.engine or "?"
     try:
-        engine = get_engine(request.engine)
-        name = engine.name
-        diff, skipped = _build_locked(request, env, engine)
+        engine = get_engine(request.engine)  # pinned by build(): the same in every worker
+        diff, skipped = _build_steps(request, env, engine)
     except KpbError as err:
-        return EnvResult(env, name, time.perf_counter() - started, error=str(err))
-    return EnvResult(env, name, time.perf_counter() - started, diff=diff, skipped=skipped)
+        return EnvResult(
+            env.name, request.engine or "?", time.perf_counter() - started, error=str(err)
+        )
+    elapsed = time.perf_counter() - started
+    return EnvResult(env.name, engine.name, elapsed, diff=diff, skipped=skipped)
 
 
-def _build_locked(
-    request: BuildRequest, env: str, engine: Engine
+def _build_steps(
+    request: BuildRequest, env: _Environment, engine: Engine
 ) -> tuple[manifests.TreeDiff, bool]:
-    environment_file(request.project, env)
-    check_project_dirs(request)
-    if request.check:  # reads only: no lock, and no .kpb/ created
-        target = _output_dir(request, env, create=False)
-        state = fsutil.state_dir(request.project, create=False)
-        return _check(request, env, engine, target, state)
-    target = _output_dir(request, env, create=False)  # refuse before .kpb/ is created
-    state = fsutil.state_dir(request.project)
-    lock = state / "locks" / f"manifests-{env}.lock"
-    with fsutil.file_lock(lock, output_label(request, env), request.wait_seconds):
-        current = _unchanged_since_stamp(request, env, engine, state, target)
+    """The pipeline of one environment: ``(differences, skipped)``.
+
+    1. its file was found by :func:`build`, for every environment before any is evaluated.
+    """
+    target = _output_dir(request, env.name, create=False)  # refused before .kpb/ is created
+    state = fsutil.state_dir(request.project, create=not request.check)
+    with _output_lock(request, env.name, state):
+        # 2. skip when the stamp proves the output current
+        current = _unchanged_since_stamp(request, env.name, engine, state, target)
         if current is not None:
             return current, True
+        # 3-5. evaluate, check the output contract, render the YAML files
         rendered = render_interruptibly(request, env, engine)
-        buildstate.forget(state, env)
-        target = _output_dir(request, env, create=True)
-        diff = manifests.publish(target, rendered.files)
+        # 6. compare with the output directory, or publish to it
+        if request.check:
+            return manifests.compare(target, rendered.files), False
+        buildstate.forget(state, env.name)
+        diff = manifests.publish(_output_dir(request, env.name, create=True), rendered.files)
+        # 7. record the stamp
         try:
-            buildstate.save(state, env, rendered.stamp)
+            buildstate.save(state, env.name, rendered.stamp)
         except OSError as err:  # only costs an evaluation next time
-            log.info("could not record the build stamp of %s: %s", env, err)
+            log.info("could not record the build stamp of %s: %s", env.name, err)
         return diff, False
 
 
-def _check(
-    request: BuildRequest, env: str, engine: Engine, target: Path, state: Path
-) -> tuple[manifests.TreeDiff, bool]:
-    current = _unchanged_since_stamp(request, env, engine, state, target)
-    if current is not None:
-        return current, True
-    rendered = render_interruptibly(request, env, engine)
-    return manifests.compare(target, rendered.files), False
+def _output_lock(
+    request: BuildRequest, env: str, state: Path
+) -> contextlib.AbstractContextManager[object]:
+    """The environment's lock, held from the stamp check to the new stamp.
+
+    ``--check`` only reads: it takes no lock, so it creates no ``.kpb/``.
+    """
+    if request.check:
+        return contextlib.nullcontext()
+    lock = state / "locks" / f"manifests-{env}.lock"
+    return fsutil.file_lock(lock, output_label(request, env), request.wait_seconds)
 
 
 def _unchanged_since_stamp(
@@ -610,8 +635,7 @@ def build(
     engine = get_engine(request.engine)
     request = _pin_engine(request, engine.name)
     check_project_dirs(request)
-    for env in envs:
-        environment_file(request.project, env)
+    found = [_find(request.project, env) for env in envs]  # step 1, before any evaluation
     warnings = _warnings(request, engine)
     for warning in warnings:
         log.info("warning: %s", warning)
@@ -620,8 +644,8 @@ def build(
     notify = progress or (lambda _env, _stage: None)
     jobs = min(jobs or os.cpu_count() or 1, len(envs))
     if jobs <= 1:
-        return BuildReport(_build_serial(request, envs, notify), warnings)
-    return BuildReport(_build_parallel(request, envs, jobs, notify), warnings)
+        return BuildReport(_build_serial(request, found, notify), warnings)
+    return BuildReport(_build_parallel(request, found, jobs, notify), warnings)
 
 
 def _pin_engine(request: BuildRequest, name: str) -> BuildRequest:
@@ -630,18 +654,18 @@ def _pin_engine(request: BuildRequest, name: str) -> BuildRequest:
 
 
 def _build_serial(
-    request: BuildRequest, envs: Sequence[str], notify: Progress
+    request: BuildRequest, envs: Sequence[_Environment], notify: Progress
 ) -> tuple[EnvResult, ...]:
     results = []
     for env in envs:
-        notify(env, "start")
+        notify(env.name, "start")
         results.append(build_environment(request, env))
-        notify(env, "done")
+        notify(env.name, "done")
     return tuple(results)
 
 
 def _build_parallel(
-    request: BuildRequest, envs: Sequence[str], jobs: int, notify: Progress
+    request: BuildRequest, envs: Sequence[_Environment], jobs: int, notify: Progress
 ) -> tuple[EnvResult, ...]:
     """Each environment in a worker process; Ctrl-C or an error ends them all at once."""
     try:
@@ -650,12 +674,13 @@ def _build_parallel(
             envs,
             jobs,
             preload=[__name__],
-            started=lambda env: notify(env, "start"),
-            finished=lambda env: notify(env, "done"),
+            started=lambda env: notify(env.name, "start"),
+            finished=lambda env: notify(env.name, "done"),
         )
     except workers.WorkerDied as died:
+        name = died.item.name if isinstance(died.item, _Environment) else "?"
         raise BuildError(
-            f"the worker process building {died.item!r} died (out of memory or killed); "
+            f"the worker process building {name!r} died (out of memory or killed); "
             "outputs it had not published are unchanged"
         ) from None
     return tuple(results)
@@ -685,7 +710,9 @@ def _large_vendor(vendor: Path) -> bool:
 def diff_environment(request: BuildRequest, env: str) -> str:
     """Unified diff between ``manifests/<env>/`` and what a build would write."""
     engine = get_engine(request.engine)
+    check_project_dirs(request)
+    found = _find(request.project, env)
     target = _output_dir(request, env, create=False)
-    rendered = render_interruptibly(request, env, engine)
+    rendered = render_interruptibly(request, found, engine)
     diff = manifests.unified_diff(target, rendered.files, output_label(request, env))
     return request.variables.redactor().redact(diff)  # a Secret's lines hold its value
