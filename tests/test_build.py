@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kubeprom_build.errors import BuildError, ConfigError
-from kubeprom_build.rendering import buildstate, manifests, outputs
+from kubeprom_build.rendering import buildstate, engineerrors, manifests, outputs
 from kubeprom_build.rendering import pipeline as build
 from kubeprom_build.rendering.engine import get_engine
 from kubeprom_build.rendering.extvars import Variables, parse_variables
@@ -283,7 +283,7 @@ def test_engine_message_does_not_repeat_the_location_as_a_trace() -> None:
         'STATIC ERROR: environments/bad.jsonnet:1:3: expected one of "}", got "EOF"\n'
         "\tenvironments/bad.jsonnet:1:3\n"
     )
-    message = build.engine_message("bad", raw)
+    message = engineerrors.engine_message("bad", raw)
     assert message == (
         'environment \'bad\': environments/bad.jsonnet:1:3: expected one of "}", got "EOF"'
     )

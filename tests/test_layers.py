@@ -51,8 +51,9 @@ LAYERS: dict[str, int] = {
     "rendering.workers": 2,
     "rendering.extvars": 3,
     "rendering.outputs": 3,
-    "rendering.pipeline": 4,
-    "rendering": 5,
+    "rendering.engineerrors": 4,
+    "rendering.pipeline": 5,
+    "rendering": 6,
     # validation: checks over parsed objects
     "validation.findings": 2,
     "validation": 5,

@@ -13,7 +13,6 @@ import importlib
 import importlib.util
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,62 +129,6 @@ def _textual(callback: ImportCallback) -> Callable[[str, str], tuple[str, str]]:
             ) from None
 
     return wrapped
-
-
-#: ``file:line:column``, or go/cpp's ``file:(line:column)-(line:column)`` for a multi-line span.
-LOCATION = re.compile(
-    r"(?P<file>[^\s:()]+):(?:(?P<line>\d+):(?P<col>\d+)|\((?P<pline>\d+):(?P<pcol>\d+)\))"
-)
-# rjsonnet frames that are the error site itself: a bare location (syntax errors), an assert
-# or an ``error``. Others ("field <x> access", "variable <x> access", "function <f> call")
-# belong to the enclosing field, variable or call whose evaluation failed somewhere below.
-_RS_SITE = re.compile(r"^\s*\S+:\d+:\d+(?:-\d+)?(?:: (?:assertion failure|error statement))?\s*$")
-
-
-def locations(text: str) -> list[str]:
-    """Every location in ``text`` as ``file:line:column``, in order."""
-    return [_shown(m) for m in LOCATION.finditer(text)]
-
-
-def _shown(match: re.Match[str]) -> str:
-    return f"{match['file']}:{match['line'] or match['pline']}:{match['col'] or match['pcol']}"
-
-
-def first_location(raw: str) -> str | None:
-    """The first location an engine's message gives, never one quoted in the error text.
-
-    A static error starts with its location (go: ``file:l:c-c msg``, cpp: ``STATIC ERROR:
-    file:l:c: msg``); otherwise locations are taken from the trace lines only, since the
-    first line is the program's own message and may contain anything.
-    """
-    lines = raw.strip().splitlines() or [""]
-    static = LOCATION.match(lines[0].removeprefix("STATIC ERROR: "))
-    if static is not None:
-        return _shown(static)
-    found = locations("\n".join(lines[1:]))
-    return found[0] if found else None
-
-
-def error_location(name: str, raw: str) -> str | None:
-    """Where the error happened, as ``file:line:column``, if engine ``name`` says it.
-
-    go and cpp put the error site first (see :func:`first_location`). rjsonnet pushes no
-    frame of its own for many errors (a missing field, an index out of bounds, an arithmetic
-    type error, a bad call): its first frame is then the field, variable or call whose lazy
-    evaluation failed, often far from the error (measured on kube-prometheus: the place
-    that read ``replicas``, 60 lines below the missing field). Only a syntax error, an
-    assert, an ``error`` and an undefined variable carry their own site; for everything
-    else this returns None and the caller looks elsewhere.
-    """
-    if name != "rs":
-        return first_location(raw)
-    lines = raw.strip().splitlines() or [""]
-    frames = [ln for ln in lines[1:] if ln.startswith("    ")]
-    if not frames:
-        return None
-    own = _RS_SITE.match(frames[0]) or lines[0].startswith("variable is not defined: ")
-    found = locations(frames[0]) if own else []
-    return found[0] if found else None
 
 
 def available_engines() -> list[str]:

@@ -35,24 +35,10 @@ import yaml
 
 from kubeprom_build import fsutil
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
-from kubeprom_build.rendering import buildstate, manifests, outputs, workers
-from kubeprom_build.rendering.engine import (
-    SLOW_ENGINES,
-    Engine,
-    JsonnetError,
-    available_engines,
-    error_location,
-    first_location,
-    get_engine,
-    locations,
-)
-from kubeprom_build.rendering.extvars import Variables, missing_variable
-from kubeprom_build.rendering.imports import (
-    Importer,
-    ImportFailure,
-    ImportRefusedError,
-    is_placeholder,
-)
+from kubeprom_build.rendering import buildstate, engineerrors, manifests, outputs, workers
+from kubeprom_build.rendering.engine import SLOW_ENGINES, Engine, JsonnetError, get_engine
+from kubeprom_build.rendering.extvars import Variables
+from kubeprom_build.rendering.imports import Importer
 from kubeprom_build.rendering.redaction import MIN_LENGTH, Redactor
 
 log = logging.getLogger("kpb")
@@ -63,7 +49,6 @@ Progress = Callable[[str, str], None]
 ENV_DIR = "environments"
 OUT_DIR = "manifests"
 LIB_DIR = "jsonnet"
-_TRACE_LINES = 8
 _LARGE_VENDOR_FILES = 300
 _ENV_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # fullmatch: "$" allows a final "\n"
 #: Tanka's layout: environments/<name>/main.jsonnet is environment <name>.
@@ -284,7 +269,7 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
 def _render(request: BuildRequest, env: _Environment, engine: Engine, salt: str) -> Rendered:
     """Steps 3-5: evaluate ``env`` and turn its output into ``{relative path: YAML bytes}``."""
     importer = _importer(request)
-    text = _evaluate(request, env.name, engine, env.source, importer)
+    text = _evaluate(request, env, engine, importer)
     files = outputs.output_files(env.name, json.loads(text), request.variables.redactor())
     settings = _settings(request, env.name, engine, salt)
     lookups = tuple(
@@ -410,32 +395,23 @@ def _importer(request: BuildRequest) -> Importer:
     )
 
 
-def _evaluate(
-    request: BuildRequest, env: str, engine: Engine, source: Path, importer: Importer
-) -> str:
-    variables = request.variables
+def _evaluate(request: BuildRequest, env: _Environment, engine: Engine, importer: Importer) -> str:
+    secrets = request.variables.redactor()
     try:
-        text = _run_engine(request, engine, source, importer)
+        text = _run_engine(request, engine, env.source, importer)
     except JsonnetError as err:
-        if importer.refused is not None:
-            raise ImportRefusedError(f"environment {env!r}: {importer.refused}") from None
-        failed = importer.failed_in(err.raw)
-        if failed is not None:
-            message = _import_message(env, failed, err.raw, importer)
-            raise BuildError(variables.redactor().redact(message)) from None
-        location, located_by = error_location(engine.name, err.raw), None
-        if location is None:
-            location, located_by = _borrow_location(request, engine, source)
-        message = engine_message(
-            env, err.raw, variables.redactor(), location=location, located_by=located_by
-        )
-        raise BuildError(message) from None
-    # importstr/importbin of a refused or missing file evaluate without an error
-    if importer.refused is not None:
-        raise ImportRefusedError(f"environment {env!r}: {importer.refused}")
-    if importer.failures:
-        failed = next(iter(importer.failures.values()))
-        raise BuildError(variables.redactor().redact(_import_message(env, failed, "", importer)))
+        raise engineerrors.failure(
+            env.name,
+            err.raw,
+            engine.name,
+            importer,
+            secrets,
+            functools.partial(_rerun, request, env.source),
+            large_library=lambda: _large_vendor(request.vendor_dir),
+        ) from None
+    failed = engineerrors.silent_failure(env.name, importer, secrets)
+    if failed is not None:
+        raise failed
     return text
 
 
@@ -451,103 +427,13 @@ def _run_engine(request: BuildRequest, engine: Engine, source: Path, importer: I
     )
 
 
-def _borrow_location(
-    request: BuildRequest, failed: Engine, source: Path
-) -> tuple[str | None, str | None]:
-    """Evaluate again with an engine that reports locations; only ever on the error path.
-
-    rjsonnet leaves the location out of some messages (a missing field above all). go (else
-    cpp, unless vendor/ is large: it is slow there) evaluates the same files through a fresh
-    importer; the first location of its error is the one kpb shows, attributed to it.
-    """
-    installed = available_engines()
-    for name in ("go", "cpp"):
-        if name == failed.name or name not in installed:
-            continue
-        if name in SLOW_ENGINES and _large_vendor(request.vendor_dir):
-            continue
-        try:
-            _run_engine(request, get_engine(name), source, _importer(request))
-        except JsonnetError as err:
-            location = error_location(name, err.raw)
-            if location is not None:
-                return location, name
-            continue
-        return None, None  # it evaluates fine there: the engines disagree, nothing to borrow
-    return None, None
-
-
-def _import_message(env: str, failed: ImportFailure, raw: str, importer: Importer) -> str:
-    """ "file:line:column: cannot find ..." for a failed import, at the import itself.
-
-    The engine's first real frame (its placeholder frame is not a file) is the import; an
-    ``importstr`` that evaluated without an error is found in the importing folder's files.
-    """
-    frames = [ln for ln in raw.strip().splitlines()[1:] if not is_placeholder(ln)]
-    found = locations("\n".join(frames))  # not the first line: it quotes the import path
-    site = found[0] if found else importer.import_site(failed)
-    where = f"{site}: " if site else ""
-    return f"environment {env!r}: {where}{failed.message}"
-
-
-_PREFIXES = (
-    "RUNTIME ERROR: ",
-    "STATIC ERROR: ",
-    "runtime error: ",
-    "syntax error: ",
-    "import_callback error: RuntimeError: ",
-    "importer error: ",
-)
-
-
-def engine_message(
-    env: str,
-    raw: str,
-    redactor: Redactor | None = None,
-    *,
-    location: str | None = None,
-    located_by: str | None = None,
-) -> str:
-    """Cut an engine's error to "env: file:line:column: summary" plus a few trace lines.
-
-    ``location`` is where the error happened when the caller knows better than the first
-    location in ``raw`` (then ``located_by`` names the engine that reported it). The
-    engine's text can quote any value the program touched, so it is redacted as a whole
-    before it is cut (a cut could split a secret and leave a piece unmatched), and hidden
-    entirely when a secret is too short to be found reliably in free text.
-    """
-    secrets = redactor or Redactor()
-    raw = secrets.redact(raw)
-    missing = missing_variable(raw)
-    location = location or first_location(raw)
-    where = f"{location}: " if location else ""
-    borrowed = f" (location from the {located_by} engine)" if located_by and location else ""
-    if missing is not None:
-        kind, name = missing
-        flag = "--ext-str" if kind == "ext" else "--tla-str"
-        what = "external variable" if kind == "ext" else "top-level argument"
-        return secrets.redact(
-            f"environment {env!r}: {where}{what} {name!r} is not set; pass {flag} {name}=VALUE, "
-            f"{flag} {name} (value from ${name}) or {flag}-file {name}=PATH"
-        )
-    if secrets.short:
-        return (
-            f"environment {env!r}: {where}the engine's message is hidden because "
-            f"{', '.join(secrets.short)} holds a string shorter than {MIN_LENGTH} characters, "
-            f"which kpb cannot mask reliably{borrowed}"
-        )
-    # Engines pad their frames into columns and tab-separate them: one space is enough.
-    lines = [" ".join(ln.split()) for ln in raw.strip().splitlines() if ln.strip()]
-    summary = lines[0] if lines else "jsonnet error"
-    for prefix in _PREFIXES:
-        summary = summary.removeprefix(prefix).strip()
-    first = locations(summary)
-    if first and first[0] == location and summary.startswith(location):
-        summary = summary[len(location) :].lstrip(" -0123456789:")
-    # A trace line that only repeats the location already in the summary says nothing.
-    trace = [f"  {ln}" for ln in lines[1:] if ln != location and not is_placeholder(ln)]
-    trace = trace[:_TRACE_LINES]
-    return secrets.redact("\n".join([f"environment {env!r}: {where}{summary}{borrowed}", *trace]))
+def _rerun(request: BuildRequest, source: Path, engine: str) -> str | None:
+    """Evaluate ``source`` again with ``engine`` (fresh importer): its raw error, or None."""
+    try:
+        _run_engine(request, get_engine(engine), source, _importer(request))
+    except JsonnetError as err:
+        return err.raw
+    return None
 
 
 def build_environment(request: BuildRequest, env: _Environment) -> EnvResult:
