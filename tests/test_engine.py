@@ -10,7 +10,7 @@ import pytest
 
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.rendering.engine import (
-    ENGINE_MODULES,
+    TRAITS,
     JsonnetError,
     available_engines,
     get_engine,
@@ -52,7 +52,7 @@ def test_unknown_engine_lists_choices() -> None:
 def test_versions_are_plain(name: str) -> None:
     version = get_engine(name).version
     assert version and version[0].isdigit()
-    assert ENGINE_MODULES[name]
+    assert TRAITS[name].module
 
 
 def test_engines_agree_on_fixture_project(tmp_path: Path) -> None:

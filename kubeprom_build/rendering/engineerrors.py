@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 
 from kubeprom_build.errors import BuildError, KpbError
-from kubeprom_build.rendering.engine import SLOW_ENGINES, available_engines
+from kubeprom_build.rendering.engine import TRAITS, available_engines
 from kubeprom_build.rendering.extvars import missing_variable
 from kubeprom_build.rendering.imports import (
     Importer,
@@ -28,8 +28,6 @@ from kubeprom_build.rendering.redaction import MIN_LENGTH, Redactor
 Rerun = Callable[[str], str | None]
 
 _TRACE_LINES = 8
-#: Engines that report the error site, asked in this order when the failing one did not.
-_LOCATING_ENGINES = ("go", "cpp")
 
 
 def failure(
@@ -81,11 +79,11 @@ def _borrow_location(
     cpp, unless the library is large: it is slow there) evaluates the same files through a
     fresh importer; the first location of its error is the one kpb shows, attributed to it.
     """
-    installed = available_engines()
-    for name in _LOCATING_ENGINES:
-        if name == failed or name not in installed:
+    for name in available_engines():  # fastest first
+        traits = TRAITS[name]
+        if name == failed or not traits.reports_error_site:
             continue
-        if name in SLOW_ENGINES and large_library():
+        if traits.slow and large_library():
             continue
         raw = rerun(name)
         if raw is None:
@@ -214,7 +212,7 @@ def error_location(name: str, raw: str) -> str | None:
     assert, an ``error`` and an undefined variable carry their own site; for everything
     else this returns None and the caller looks elsewhere.
     """
-    if name != "rs":
+    if TRAITS[name].reports_error_site:
         return first_location(raw)
     lines = raw.strip().splitlines() or [""]
     frames = [ln for ln in lines[1:] if ln.startswith("    ")]

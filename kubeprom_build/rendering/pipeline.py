@@ -36,7 +36,7 @@ import yaml
 from kubeprom_build import fsutil
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
 from kubeprom_build.rendering import buildstate, engineerrors, manifests, outputs, workers
-from kubeprom_build.rendering.engine import SLOW_ENGINES, Engine, JsonnetError, get_engine
+from kubeprom_build.rendering.engine import TRAITS, Engine, JsonnetError, get_engine
 from kubeprom_build.rendering.extvars import Variables
 from kubeprom_build.rendering.imports import Importer
 from kubeprom_build.rendering.redaction import MIN_LENGTH, Redactor
@@ -573,7 +573,7 @@ def _build_parallel(
 
 
 def _warnings(request: BuildRequest, engine: Engine) -> tuple[str, ...]:
-    if engine.name not in SLOW_ENGINES or not _large_vendor(request.vendor_dir):
+    if not TRAITS[engine.name].slow or not _large_vendor(request.vendor_dir):
         return ()
     return (
         "the cpp engine is much slower than rs or go on large builds (kube-prometheus: about "
