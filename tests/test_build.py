@@ -13,6 +13,7 @@ from kubeprom_build.rendering import buildstate, engineerrors, manifests, output
 from kubeprom_build.rendering import pipeline as build
 from kubeprom_build.rendering.engine import get_engine
 from kubeprom_build.rendering.extvars import Variables, parse_variables
+from kubeprom_build.rendering.imports import ImportRefusedError
 from tests.helpers import projects
 
 ENGINES = ["rs", "go", "cpp"]
@@ -149,9 +150,24 @@ def test_import_escape_is_reported_as_refusal(tmp_path: Path) -> None:
     (tmp_path / "outside.libsonnet").write_text("{}")
     projects.set_env(root, "dev", "import '../../outside.libsonnet'")
     result = build.build(_request(root, engine="rs"), ["dev"]).results[0]
-    assert result.error is not None
-    assert "outside the project's repository" in result.error
+    assert isinstance(result.error, ImportRefusedError)
+    assert "outside the project's repository" in str(result.error)
     assert not (root / "manifests").exists()
+
+
+@pytest.mark.parametrize("jobs", [1, 2], ids=["in-process", "workers"])
+def test_errors_keep_their_type_in_results(jobs: int, tmp_path: Path) -> None:
+    """The CLI takes the exit code and ``kind`` from the class, also from a worker process."""
+    root = projects.make_project(tmp_path / "p")
+    (tmp_path / "outside.libsonnet").write_text("{}")
+    projects.set_env(root, "dev", "import '../../outside.libsonnet'")
+    projects.set_env(root, "prd", "{ a: { b: error 'kaputt' } }")
+    dev, prd = build.build(_request(root), ["dev", "prd"], jobs=jobs).results
+    assert isinstance(dev.error, ImportRefusedError)
+    assert "outside the project's repository" in str(dev.error)
+    assert type(prd.error) is BuildError
+    assert str(prd.error).startswith("environment 'prd': environments/prd.jsonnet:1:")
+    assert "kaputt" in str(prd.error).splitlines()[0]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -163,10 +179,11 @@ def test_refused_or_missing_import_of_any_kind_fails(
     (tmp_path / "outside.txt").write_text("secret")
     projects.set_env(root, "dev", f"{{ a: {{ v: {kind} '../../outside.txt' }} }}")
     result = build.build(_request(root, engine=engine), ["dev"]).results[0]
-    assert result.error is not None and "outside the project's repository" in result.error
+    assert isinstance(result.error, ImportRefusedError)
+    assert "outside the project's repository" in str(result.error)
     projects.set_env(root, "dev", f"{{ a: {{ v: {kind} 'nope.txt' }} }}")
     result = build.build(_request(root, engine=engine), ["dev"]).results[0]
-    assert result.error is not None and "cannot find 'nope.txt'" in result.error
+    assert result.error is not None and "cannot find 'nope.txt'" in str(result.error)
     assert not (root / "manifests").exists()
 
 
@@ -192,7 +209,7 @@ def test_parallel_build_of_several_environments(tmp_path: Path) -> None:
 
 def _build(request: build.BuildRequest) -> build.EnvResult:
     result = build.build(request, ["dev"]).results[0]
-    assert result.error is None, result.error
+    assert result.error is None, str(result.error)
     return result
 
 

@@ -220,7 +220,11 @@ def test_lock_held_by_another_process_is_busy(
     lock = project / ".kpb" / "locks" / "manifests-dev.lock"
     with fsutil.file_lock(lock, "test"):
         assert kpb(project, "build", "dev") == 3
-    assert "locked by another kpb process" in capsys.readouterr().err
+        assert "locked by another kpb process" in capsys.readouterr().err
+        assert kpb(project, "build", "dev", "--json") == 3
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"]["kind"] == "busy"  # the result kept the error's class
+    assert "locked by another kpb process" in doc["result"]["environments"][0]["error"]
     assert not (project / "manifests" / "dev").exists()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,7 @@ def test_syntax_error_carries_location(name: str, tmp_path: Path) -> None:
     with pytest.raises(JsonnetError) as caught:
         _eval(name, root, "{\n  a: 1,\n  b: \n}\n")
     assert "environments/t.jsonnet:4" in caught.value.raw
+    assert pickle.loads(pickle.dumps(caught.value)).raw == caught.value.raw  # from a worker
 
 
 @pytest.mark.parametrize("name", ENGINES)

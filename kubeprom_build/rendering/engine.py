@@ -77,6 +77,9 @@ class JsonnetError(BuildError):
         super().__init__(raw.strip().splitlines()[0] if raw.strip() else "jsonnet error")
         self.raw = raw
 
+    def __reduce__(self) -> tuple[type[JsonnetError], tuple[str]]:
+        return JsonnetError, (self.raw,)  # pickled whole, not as its first line
+
 
 class EvalOptions(TypedDict, total=False):
     """The keyword options of :meth:`Engine.evaluate`, declared once for every engine.

@@ -83,14 +83,18 @@ class BuildRequest:
 
 @dataclass(frozen=True)
 class EnvResult:
-    """The outcome for one environment; ``error`` is set instead of raising in batch builds."""
+    """The outcome for one environment; ``error`` is set instead of raising in batch builds.
+
+    ``error`` keeps its class (its exit code and ``kind``); it crosses from worker processes
+    pickled, so it carries no traceback.
+    """
 
     env: str
     engine: str
     seconds: float
     diff: manifests.TreeDiff | None = None
     skipped: bool = False
-    error: str | None = None
+    error: KpbError | None = None
 
 
 @dataclass(frozen=True)
@@ -442,9 +446,10 @@ def build_environment(request: BuildRequest, env: _Environment) -> EnvResult:
     try:
         engine = get_engine(request.engine)  # pinned by build(): the same in every worker
         diff, skipped = _build_steps(request, env, engine)
-    except KpbError as err:
+    except KpbError as err:  # its frames would keep the evaluation's data alive: dropped
+        error = err.with_traceback(None)
         return EnvResult(
-            env.name, request.engine or "?", time.perf_counter() - started, error=str(err)
+            env.name, request.engine or "?", time.perf_counter() - started, error=error
         )
     elapsed = time.perf_counter() - started
     return EnvResult(env.name, engine.name, elapsed, diff=diff, skipped=skipped)
