@@ -193,7 +193,8 @@ def test_missing_environment_lists_existing(tmp_path: Path) -> None:
         build.build(_request(root), ["dev", "stg"])
     assert not (root / "manifests").exists()
     with pytest.raises(ConfigError, match="not a plain name"):
-        build.environment_file(root, "../dev")
+        build.build(_request(root), ["dev", "../dev"])
+    assert not (root / "manifests").exists()
 
 
 def test_parallel_build_of_several_environments(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def failure(
     failed = importer.failed_in(raw)
     if failed is not None:
         return BuildError(secrets.redact(_import_message(env, failed, raw, importer)))
-    location, located_by = error_location(engine, raw), None
+    location, located_by = _error_location(engine, raw), None
     if location is None:
         location, located_by = _borrow_location(engine, rerun, large_library)
     return BuildError(engine_message(env, raw, secrets, location=location, located_by=located_by))
@@ -88,7 +88,7 @@ def _borrow_location(
         raw = rerun(name)
         if raw is None:
             return None, None  # it evaluates fine there: the engines disagree, nothing to borrow
-        location = error_location(name, raw)
+        location = _error_location(name, raw)
         if location is not None:
             return location, name
     return None, None
@@ -101,7 +101,7 @@ def _import_message(env: str, failed: ImportFailure, raw: str, importer: Importe
     ``importstr`` that evaluated without an error is found in the importing folder's files.
     """
     frames = [ln for ln in raw.strip().splitlines()[1:] if not is_placeholder(ln)]
-    found = locations("\n".join(frames))  # not the first line: it quotes the import path
+    found = _locations("\n".join(frames))  # not the first line: it quotes the import path
     site = found[0] if found else importer.import_site(failed)
     where = f"{site}: " if site else ""
     return f"environment {env!r}: {where}{failed.message}"
@@ -136,7 +136,7 @@ def engine_message(
     secrets = redactor or Redactor()
     raw = secrets.redact(raw)
     missing = missing_variable(raw)
-    location = location or first_location(raw)
+    location = location or _first_location(raw)
     where = f"{location}: " if location else ""
     borrowed = f" (location from the {located_by} engine)" if located_by and location else ""
     if missing is not None:
@@ -158,7 +158,7 @@ def engine_message(
     summary = lines[0] if lines else "jsonnet error"
     for prefix in _PREFIXES:
         summary = summary.removeprefix(prefix).strip()
-    first = locations(summary)
+    first = _locations(summary)
     if first and first[0] == location and summary.startswith(location):
         summary = summary[len(location) :].lstrip(" -0123456789:")
     # A trace line that only repeats the location already in the summary says nothing.
@@ -168,7 +168,7 @@ def engine_message(
 
 
 #: ``file:line:column``, or go/cpp's ``file:(line:column)-(line:column)`` for a multi-line span.
-LOCATION = re.compile(
+_LOCATION = re.compile(
     r"(?P<file>[^\s:()]+):(?:(?P<line>\d+):(?P<col>\d+)|\((?P<pline>\d+):(?P<pcol>\d+)\))"
 )
 # rjsonnet frames that are the error site itself: a bare location (syntax errors), an assert
@@ -177,16 +177,16 @@ LOCATION = re.compile(
 _RS_SITE = re.compile(r"^\s*\S+:\d+:\d+(?:-\d+)?(?:: (?:assertion failure|error statement))?\s*$")
 
 
-def locations(text: str) -> list[str]:
+def _locations(text: str) -> list[str]:
     """Every location in ``text`` as ``file:line:column``, in order."""
-    return [_shown(m) for m in LOCATION.finditer(text)]
+    return [_shown(m) for m in _LOCATION.finditer(text)]
 
 
 def _shown(match: re.Match[str]) -> str:
     return f"{match['file']}:{match['line'] or match['pline']}:{match['col'] or match['pcol']}"
 
 
-def first_location(raw: str) -> str | None:
+def _first_location(raw: str) -> str | None:
     """The first location an engine's message gives, never one quoted in the error text.
 
     A static error starts with its location (go: ``file:l:c-c msg``, cpp: ``STATIC ERROR:
@@ -194,17 +194,17 @@ def first_location(raw: str) -> str | None:
     first line is the program's own message and may contain anything.
     """
     lines = raw.strip().splitlines() or [""]
-    static = LOCATION.match(lines[0].removeprefix("STATIC ERROR: "))
+    static = _LOCATION.match(lines[0].removeprefix("STATIC ERROR: "))
     if static is not None:
         return _shown(static)
-    found = locations("\n".join(lines[1:]))
+    found = _locations("\n".join(lines[1:]))
     return found[0] if found else None
 
 
-def error_location(name: str, raw: str) -> str | None:
+def _error_location(name: str, raw: str) -> str | None:
     """Where the error happened, as ``file:line:column``, if engine ``name`` says it.
 
-    go and cpp put the error site first (see :func:`first_location`). rjsonnet pushes no
+    go and cpp put the error site first (see :func:`_first_location`). rjsonnet pushes no
     frame of its own for many errors (a missing field, an index out of bounds, an arithmetic
     type error, a bad call): its first frame is then the field, variable or call whose lazy
     evaluation failed, often far from the error (measured on kube-prometheus: the place
@@ -213,11 +213,11 @@ def error_location(name: str, raw: str) -> str | None:
     else this returns None and the caller looks elsewhere.
     """
     if TRAITS[name].reports_error_site:
-        return first_location(raw)
+        return _first_location(raw)
     lines = raw.strip().splitlines() or [""]
     frames = [ln for ln in lines[1:] if ln.startswith("    ")]
     if not frames:
         return None
     own = _RS_SITE.match(frames[0]) or lines[0].startswith("variable is not defined: ")
-    found = locations(frames[0]) if own else []
+    found = _locations(frames[0]) if own else []
     return found[0] if found else None

@@ -47,14 +47,14 @@ log = logging.getLogger("kpb")
 Progress = Callable[[str, str], None]
 
 ENV_DIR = "environments"
-OUT_DIR = "manifests"
-LIB_DIR = "jsonnet"
+_OUT_DIR = "manifests"
+_LIB_DIR = "jsonnet"
 _LARGE_VENDOR_FILES = 300
 _ENV_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # fullmatch: "$" allows a final "\n"
 #: Tanka's layout: environments/<name>/main.jsonnet is environment <name>.
-TANKA_MAIN = "main.jsonnet"
+_TANKA_MAIN = "main.jsonnet"
 #: Top-level project entries an --output inside the project may not lie in.
-_NOT_OUTPUT = frozenset({".git", fsutil.STATE_DIR_NAME, ENV_DIR, LIB_DIR})
+_NOT_OUTPUT = frozenset({".git", fsutil.STATE_DIR_NAME, ENV_DIR, _LIB_DIR})
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class BuildRequest:
     @property
     def library(self) -> list[Path]:
         """Library search dirs after the importing file's own dir, first match wins."""
-        return [self.project / LIB_DIR, self.vendor_dir, *self.jpath]
+        return [self.project / _LIB_DIR, self.vendor_dir, *self.jpath]
 
 
 @dataclass(frozen=True)
@@ -131,13 +131,13 @@ def environments(project: Path) -> list[str]:
     """Names of the environments: ``environments/<name>.jsonnet`` and ``<name>/main.jsonnet``.
 
     The second is Tanka's layout; a name defined both ways is listed once (and refused when
-    built, see :func:`environment_file`).
+    built, see :func:`_environment_file`).
     """
     folder = _source_dir(project, ENV_DIR)
     if not folder.is_dir():
         return []
     names = {p.stem for p in folder.glob("*.jsonnet") if p.is_file()}
-    names |= {p.parent.name for p in folder.glob(f"*/{TANKA_MAIN}") if p.is_file()}
+    names |= {p.parent.name for p in folder.glob(f"*/{_TANKA_MAIN}") if p.is_file()}
     return sorted(n for n in names if _ENV_NAME.fullmatch(n))
 
 
@@ -146,10 +146,10 @@ def environment_name(text: str) -> str:
 
     ``dev``, ``dev.jsonnet``, ``environments/dev.jsonnet``, ``environments/dev/`` and
     ``environments/dev/main.jsonnet`` all mean ``dev``: what Tanka and build.sh users type.
-    Anything else is returned as given, for :func:`environment_file` to refuse by name.
+    Anything else is returned as given, for :func:`_environment_file` to refuse by name.
     """
     parts = [p for p in text.split("/") if p not in ("", ".")]
-    if parts and parts[-1] == TANKA_MAIN:
+    if parts and parts[-1] == _TANKA_MAIN:
         parts = parts[:-1]
     if len(parts) == 2 and parts[0] == ENV_DIR:
         parts = parts[1:]
@@ -158,17 +158,17 @@ def environment_name(text: str) -> str:
     return parts[0].removesuffix(".jsonnet")
 
 
-def environment_file(project: Path, env: str) -> Path:
+def _environment_file(project: Path, env: str) -> Path:
     """Step 1: the jsonnet file of ``env``; a missing one names those that exist."""
     if not _ENV_NAME.fullmatch(env):
         raise ConfigError(f"environment name {env!r} is not a plain name (like dev or prd)")
     folder = _source_dir(project, ENV_DIR)
-    flat, tanka = folder / f"{env}.jsonnet", folder / env / TANKA_MAIN
+    flat, tanka = folder / f"{env}.jsonnet", folder / env / _TANKA_MAIN
     if tanka.is_file():
         if flat.is_file():
             raise ConfigError(
                 f"environment {env!r} is defined twice: {ENV_DIR}/{env}.jsonnet and "
-                f"{ENV_DIR}/{env}/{TANKA_MAIN}; remove one"
+                f"{ENV_DIR}/{env}/{_TANKA_MAIN}; remove one"
             )
         return tanka
     if not flat.is_file():
@@ -179,8 +179,8 @@ def environment_file(project: Path, env: str) -> Path:
 
 
 def _find(project: Path, env: str) -> _Environment:
-    """Step 1: :func:`environment_file`, kept as the importer and messages name it."""
-    return _Environment(env, environment_file(project, env).relative_to(project))
+    """Step 1: :func:`_environment_file`, kept as the importer and messages name it."""
+    return _Environment(env, _environment_file(project, env).relative_to(project))
 
 
 def _source_dir(project: Path, name: str) -> Path:
@@ -188,14 +188,14 @@ def _source_dir(project: Path, name: str) -> Path:
     return fsutil.checked_source_dir(project, name, fsutil.enclosing_repo_root(project))
 
 
-def check_project_dirs(request: BuildRequest) -> None:
+def _check_project_dirs(request: BuildRequest) -> None:
     """Refuse (one line) a source or vendor dir that is a link out of the project's repository.
 
     Runs before anything is evaluated or written; the importer's per-file check against the
     real repository root is what holds by construction, this names the culprit up front.
     """
     _source_dir(request.project, ENV_DIR)
-    _source_dir(request.project, LIB_DIR)
+    _source_dir(request.project, _LIB_DIR)
     if request.vendor_dir.is_relative_to(request.project):
         fsutil.check_vendor_dir(request.project, request.vendor_dir)
 
@@ -209,7 +209,7 @@ def _output_base(request: BuildRequest) -> tuple[Path, str]:
     ``<env>`` directory below it is checked.
     """
     if request.output is None:
-        return request.project, OUT_DIR
+        return request.project, _OUT_DIR
     out = Path(os.path.abspath(request.output))
     if out == request.project:
         raise ConfigError(f"--output {request.output}: the project directory itself; use a folder")
@@ -252,7 +252,7 @@ def _output_dir(request: BuildRequest, env: str, *, create: bool) -> Path:
     return fsutil.checked_dir(base, f"{rel}/{env}", why)
 
 
-def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]:
+def _settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]:
     """The non-file inputs a stamp depends on (values of variables enter only hashed).
 
     kpb's own identity (version and source hash) is part of it, so output rendered by another
@@ -266,7 +266,7 @@ def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
     """What a build of ``env`` would write, evaluated in this thread; nothing is written."""
-    check_project_dirs(request)
+    _check_project_dirs(request)
     return _render(request, _find(request.project, env), engine, salt)
 
 
@@ -285,7 +285,7 @@ def _render(request: BuildRequest, env: _Environment, engine: Engine, salt: str)
     return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))
 
 
-def render_interruptibly(request: BuildRequest, env: _Environment, engine: Engine) -> Rendered:
+def _render_interruptibly(request: BuildRequest, env: _Environment, engine: Engine) -> Rendered:
     """:func:`_render` in a daemon thread, so Ctrl-C is not held up by a native evaluation.
 
     Python runs signal handlers only in the main thread between bytecodes; a C++/Go evaluation
@@ -373,7 +373,7 @@ def _report_engine_output(printed: str, secrets: Redactor) -> None:
 
 
 def _settings(request: BuildRequest, env: str, engine: Engine, salt: str) -> str:
-    parts = [*settings_parts(request, env, engine), request.variables.digest(bytes.fromhex(salt))]
+    parts = [*_settings_parts(request, env, engine), request.variables.digest(bytes.fromhex(salt))]
     return buildstate.settings_digest(salt, parts)
 
 
@@ -440,7 +440,7 @@ def _rerun(request: BuildRequest, source: Path, engine: str) -> str | None:
     return None
 
 
-def build_environment(request: BuildRequest, env: _Environment) -> EnvResult:
+def _build_environment(request: BuildRequest, env: _Environment) -> EnvResult:
     """Steps 2-7 for one environment; errors become ``EnvResult.error``."""
     started = time.perf_counter()
     try:
@@ -470,7 +470,7 @@ def _build_steps(
         if current is not None:
             return current, True
         # 3-5. evaluate, check the output contract, render the YAML files
-        rendered = render_interruptibly(request, env, engine)
+        rendered = _render_interruptibly(request, env, engine)
         # 6. compare with the output directory, or publish to it
         if request.check:
             return manifests.compare(target, rendered.files), False
@@ -525,7 +525,7 @@ def build(
     """
     engine = get_engine(request.engine)
     request = _pin_engine(request, engine.name)
-    check_project_dirs(request)
+    _check_project_dirs(request)
     found = [_find(request.project, env) for env in envs]  # step 1, before any evaluation
     warnings = _warnings(request, engine)
     for warning in warnings:
@@ -550,7 +550,7 @@ def _build_serial(
     results = []
     for env in envs:
         notify(env.name, "start")
-        results.append(build_environment(request, env))
+        results.append(_build_environment(request, env))
         notify(env.name, "done")
     return tuple(results)
 
@@ -561,7 +561,7 @@ def _build_parallel(
     """Each environment in a worker process; Ctrl-C or an error ends them all at once."""
     try:
         results = workers.run(
-            functools.partial(build_environment, request),
+            functools.partial(_build_environment, request),
             envs,
             jobs,
             preload=[__name__],
@@ -601,9 +601,9 @@ def _large_vendor(vendor: Path) -> bool:
 def diff_environment(request: BuildRequest, env: str) -> str:
     """Unified diff between ``manifests/<env>/`` and what a build would write."""
     engine = get_engine(request.engine)
-    check_project_dirs(request)
+    _check_project_dirs(request)
     found = _find(request.project, env)
     target = _output_dir(request, env, create=False)
-    rendered = render_interruptibly(request, found, engine)
+    rendered = _render_interruptibly(request, found, engine)
     diff = manifests.unified_diff(target, rendered.files, output_label(request, env))
     return request.variables.redactor().redact(diff)  # a Secret's lines hold its value

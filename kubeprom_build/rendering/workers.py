@@ -26,8 +26,8 @@ from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
-T = TypeVar("T")
-R = TypeVar("R")
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 _END_SECONDS = 5.0  # SIGTERM ends a worker at once; SIGKILL only if it somehow does not
 
@@ -48,14 +48,14 @@ class _Worker:
 
 
 def run(
-    func: Callable[[T], R],
-    items: Sequence[T],
+    func: Callable[[_T], _R],
+    items: Sequence[_T],
     workers: int,
     *,
     preload: Sequence[str] = (),
-    started: Callable[[T], None] | None = None,
-    finished: Callable[[T], None] | None = None,
-) -> list[R]:
+    started: Callable[[_T], None] | None = None,
+    finished: Callable[[_T], None] | None = None,
+) -> list[_R]:
     """``[func(item) for item in items]``, with up to ``workers`` items at a time in processes.
 
     ``func`` and the items must pickle (``func`` by reference: a module-level function or a
@@ -68,7 +68,7 @@ def run(
     context.set_forkserver_preload(["__main__", *preload])  # only before the server starts
     waiting = deque(enumerate(items))
     pool: list[_Worker] = []
-    results: dict[int, R] = {}
+    results: dict[int, _R] = {}
     try:
         for _ in range(max(1, min(workers, len(items)))):
             pool.append(_start(context, func))
@@ -91,7 +91,7 @@ def run(
     return [results[index] for index in range(len(items))]
 
 
-def _start(context: ForkServerContext, func: Callable[[T], R]) -> _Worker:
+def _start(context: ForkServerContext, func: Callable[[_T], _R]) -> _Worker:
     mine, theirs = context.Pipe()
     process = context.Process(target=_serve, args=(func, theirs), daemon=True)
     try:
@@ -102,7 +102,7 @@ def _start(context: ForkServerContext, func: Callable[[T], R]) -> _Worker:
 
 
 def _give(
-    worker: _Worker, waiting: deque[tuple[int, T]], started: Callable[[T], None] | None
+    worker: _Worker, waiting: deque[tuple[int, _T]], started: Callable[[_T], None] | None
 ) -> None:
     """Send ``worker`` the next item, or None (end) when there is none left."""
     if not waiting:
@@ -136,7 +136,7 @@ def _result(worker: _Worker, item: object) -> Any:
     return value
 
 
-def _serve(func: Callable[[T], R], pipe: Connection) -> None:
+def _serve(func: Callable[[_T], _R], pipe: Connection) -> None:
     """In a worker: run ``func`` on each item, send back ``(True, result)``/``(False, error)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # kpb ends its workers itself
     with contextlib.suppress(EOFError, OSError), pipe:  # EOF: kpb itself is gone
