@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from kubeprom_build.errors import BuildError, ConfigError
-from kubeprom_build.rendering import buildstate, manifests, outputs
+from kubeprom_build.rendering import buildstate, engineerrors, manifests, outputs
 from kubeprom_build.rendering import pipeline as build
 from kubeprom_build.rendering.engine import get_engine
 from kubeprom_build.rendering.extvars import Variables, parse_variables
+from kubeprom_build.rendering.imports import ImportRefusedError
 from tests.helpers import projects
 
 ENGINES = ["rs", "go", "cpp"]
@@ -149,10 +150,25 @@ def test_import_escape_is_reported_as_refusal(tmp_path: Path) -> None:
     root = projects.make_project(tmp_path / "p")
     (tmp_path / "outside.libsonnet").write_text("{}")
     projects.set_env(root, "dev", "import '../../outside.libsonnet'")
-    result = build.build_environment(_request(root, engine="rs"), "dev")
-    assert result.error is not None
-    assert "outside the project's repository" in result.error
+    result = build.build(_request(root, engine="rs"), ["dev"]).results[0]
+    assert isinstance(result.error, ImportRefusedError)
+    assert "outside the project's repository" in str(result.error)
     assert not (root / "manifests").exists()
+
+
+@pytest.mark.parametrize("jobs", [1, 2], ids=["in-process", "workers"])
+def test_errors_keep_their_type_in_results(jobs: int, tmp_path: Path) -> None:
+    """The CLI takes the exit code and ``kind`` from the class, also from a worker process."""
+    root = projects.make_project(tmp_path / "p")
+    (tmp_path / "outside.libsonnet").write_text("{}")
+    projects.set_env(root, "dev", "import '../../outside.libsonnet'")
+    projects.set_env(root, "prd", "{ a: { b: error 'kaputt' } }")
+    dev, prd = build.build(_request(root), ["dev", "prd"], jobs=jobs).results
+    assert isinstance(dev.error, ImportRefusedError)
+    assert "outside the project's repository" in str(dev.error)
+    assert type(prd.error) is BuildError
+    assert str(prd.error).startswith("environment 'prd': environments/prd.jsonnet:1:")
+    assert "kaputt" in str(prd.error).splitlines()[0]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -163,11 +179,12 @@ def test_refused_or_missing_import_of_any_kind_fails(
     root = projects.make_project(tmp_path / "p")
     (tmp_path / "outside.txt").write_text("secret")
     projects.set_env(root, "dev", f"{{ a: {{ v: {kind} '../../outside.txt' }} }}")
-    result = build.build_environment(_request(root, engine=engine), "dev")
-    assert result.error is not None and "outside the project's repository" in result.error
+    result = build.build(_request(root, engine=engine), ["dev"]).results[0]
+    assert isinstance(result.error, ImportRefusedError)
+    assert "outside the project's repository" in str(result.error)
     projects.set_env(root, "dev", f"{{ a: {{ v: {kind} 'nope.txt' }} }}")
-    result = build.build_environment(_request(root, engine=engine), "dev")
-    assert result.error is not None and "cannot find 'nope.txt'" in result.error
+    result = build.build(_request(root, engine=engine), ["dev"]).results[0]
+    assert result.error is not None and "cannot find 'nope.txt'" in str(result.error)
     assert not (root / "manifests").exists()
 
 
@@ -177,7 +194,8 @@ def test_missing_environment_lists_existing(tmp_path: Path) -> None:
         build.build(_request(root), ["dev", "stg"])
     assert not (root / "manifests").exists()
     with pytest.raises(ConfigError, match="not a plain name"):
-        build.environment_file(root, "../dev")
+        build.build(_request(root), ["dev", "../dev"])
+    assert not (root / "manifests").exists()
 
 
 def test_parallel_build_of_several_environments(tmp_path: Path) -> None:
@@ -193,7 +211,7 @@ def test_parallel_build_of_several_environments(tmp_path: Path) -> None:
 
 def _build(request: build.BuildRequest) -> build.EnvResult:
     result = build.build(request, ["dev"]).results[0]
-    assert result.error is None, result.error
+    assert result.error is None, str(result.error)
     return result
 
 
@@ -287,7 +305,7 @@ def test_engine_message_does_not_repeat_the_location_as_a_trace() -> None:
         'STATIC ERROR: environments/bad.jsonnet:1:3: expected one of "}", got "EOF"\n'
         "\tenvironments/bad.jsonnet:1:3\n"
     )
-    message = build.engine_message("bad", raw)
+    message = engineerrors.engine_message("bad", raw)
     assert message == (
         'environment \'bad\': environments/bad.jsonnet:1:3: expected one of "}", got "EOF"'
     )

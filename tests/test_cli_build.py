@@ -269,7 +269,11 @@ def test_lock_held_by_another_process_is_busy(
     lock = project / ".kpb" / "locks" / "manifests-dev.lock"
     with fsutil.file_lock(lock, "test"):
         assert kpb(project, "build", "dev") == 3
-    assert "locked by another kpb process" in capsys.readouterr().err
+        assert "locked by another kpb process" in capsys.readouterr().err
+        assert kpb(project, "build", "dev", "--json") == 3
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"]["kind"] == "busy"  # the result kept the error's class
+    assert "locked by another kpb process" in doc["result"]["environments"][0]["error"]
     assert not (project / "manifests" / "dev").exists()
 
 
@@ -386,17 +390,6 @@ def test_kill_9_at_several_points_keeps_old_tree_or_new_tree(project: Path) -> N
     assert {"staging dir created", "a few files staged"} <= set(interrupted), interrupted
 
 
-def _held_open(path: Path) -> bool:
-    """True while some process (kpb or one of its workers) holds ``path`` open (Linux /proc)."""
-    for fds in Path("/proc").glob("[0-9]*/fd"):
-        try:
-            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
-                return True
-        except OSError:  # the process ended, or is not ours to read
-            continue
-    return False
-
-
 def _wait_until(ready: Callable[[], bool], seconds: float = 60.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -416,7 +409,7 @@ def test_ctrl_c_cleans_up(project: Path) -> None:
     # Interrupt only once the build holds its lock: a fixed sleep raced interpreter start-up
     # under load, and a Ctrl-C during `import` is Python's business, not kpb's.
     lock = project / ".kpb" / "locks" / "manifests-dev.lock"
-    assert _wait_until(lambda: _held_open(lock) or proc.poll() is not None)
+    assert _wait_until(lambda: _holders(lock) or proc.poll() is not None)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=300)
     if proc.returncode == 0:
@@ -494,23 +487,96 @@ def test_disk_full_during_build_keeps_old_manifests(
         assert leftovers(root) == []
 
 
+#: A native evaluation that runs for minutes and ignores SIGINT until it returns.
+_BUSY = (
+    "std.foldl(function(x, y) x + std.foldl(function(a, b) a + b, std.range(0, 20000), y),"
+    " std.range(0, 20000), 0)"
+)
+
+
+def _slow_project(project: Path, envs: list[str]) -> dict[str, dict[str, bytes | None]]:
+    """``envs`` built once from a quick program, then made slow; returns the built trees."""
+    for env in envs:
+        projects.set_env(project, env, f"{{ {env}: {{ n: 1 }} }}")
+    assert kpb(project, "build", *envs) == 0
+    for env in envs:
+        projects.set_env(project, env, f"{{ {env}: {{ n: {_BUSY} }} }}")
+    return {env: tree(project, env) for env in envs}
+
+
+def _holders(path: Path) -> set[int]:
+    """The processes (kpb or one of its workers) that hold ``path`` open (Linux /proc)."""
+    found = set()
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                found.add(int(fds.parent.name))
+        except OSError:  # the process ended, or is not ours to read
+            continue
+    return found
+
+
+def _group(pgid: int) -> set[int]:
+    """Live (not zombie) processes in process group ``pgid``: kpb, its workers, its helpers."""
+    members = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.add(int(stat.parent.name))
+    return members
+
+
+def _evaluating(project: Path, envs: list[str], kpb_pid: int) -> bool:
+    """True once every env's build holds its lock, in a worker when there are several."""
+    for env in envs:
+        holders = _holders(project / ".kpb" / "locks" / f"manifests-{env}.lock")
+        if not holders or (len(envs) > 1 and holders == {kpb_pid}):
+            return False
+    return True
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("envs", [["slow"], ["slow", "slow2"]], ids=["in-process", "workers"])
-def test_ctrl_c_is_not_held_up_by_a_native_evaluation(project: Path, envs: list[str]) -> None:
-    """A native evaluation ignores SIGINT until it returns; kpb must exit at once anyway."""
-    busy = (
-        "std.foldl(function(x, y) x + std.foldl(function(a, b) a + b, std.range(0, 20000), y),"
-        " std.range(0, 20000), 0)"
-    )
-    projects.set_env(project, "slow", f"{{ a: {{ n: {busy} }} }}")
-    projects.set_env(project, "slow2", f"{{ b: {{ n: {busy} }} }}")
+def test_ctrl_c_is_not_held_up_by_a_native_evaluation(
+    project: Path, envs: list[str], signum: signal.Signals
+) -> None:
+    """A native evaluation ignores SIGINT until it returns; kpb and its workers end at once.
+
+    The workers are children of kpb's forkserver, not of kpb: only kpb can end them, so any
+    process of kpb's group still alive after it exits is a worker left evaluating.
+    """
+    before = _slow_project(project, envs)
     proc = kpb_process(project, "build", *envs, "--engine", "go", "-j", "2")
-    lock = project / ".kpb" / "locks" / "manifests-slow.lock"
-    assert _wait_until(lambda: _held_open(lock))
+    assert _wait_until(lambda: _evaluating(project, envs, proc.pid))
     time.sleep(0.5)  # well inside the native evaluation, which takes far longer
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     started = time.perf_counter()
     proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert time.perf_counter() - started < 10
-    assert not (project / "manifests").exists() or leftovers(project) == []
+    assert _wait_until(lambda: not _group(proc.pid), seconds=5), _group(proc.pid)
+    assert {env: tree(project, env) for env in envs} == before
+    assert leftovers(project) == []
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_fails_the_build_and_ends_the_other_workers(project: Path) -> None:
+    envs = ["slow", "slow2"]
+    before = _slow_project(project, envs)
+    proc = kpb_process(project, "build", *envs, "--engine", "go", "-j", "2")
+    assert _wait_until(lambda: _evaluating(project, envs, proc.pid))
+    lock = project / ".kpb" / "locks" / "manifests-slow.lock"
+    (worker,) = _holders(lock) - {proc.pid}
+    os.kill(worker, signal.SIGKILL)  # what the out-of-memory killer does
+    started = time.perf_counter()
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err.decode()
+    assert err.decode().startswith("error: the worker process building 'slow' died")
+    assert time.perf_counter() - started < 10
+    assert _wait_until(lambda: not _group(proc.pid), seconds=5), _group(proc.pid)
+    assert {env: tree(project, env) for env in envs} == before
+    assert leftovers(project) == []

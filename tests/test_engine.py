@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
 
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.rendering.engine import (
-    ENGINE_MODULES,
+    TRAITS,
     JsonnetError,
     available_engines,
     get_engine,
@@ -52,7 +53,7 @@ def test_unknown_engine_lists_choices() -> None:
 def test_versions_are_plain(name: str) -> None:
     version = get_engine(name).version
     assert version and version[0].isdigit()
-    assert ENGINE_MODULES[name]
+    assert TRAITS[name].module
 
 
 def test_engines_agree_on_fixture_project(tmp_path: Path) -> None:
@@ -182,6 +183,7 @@ def test_syntax_error_carries_location(name: str, tmp_path: Path) -> None:
     with pytest.raises(JsonnetError) as caught:
         _eval(name, root, "{\n  a: 1,\n  b: \n}\n")
     assert "environments/t.jsonnet:4" in caught.value.raw
+    assert pickle.loads(pickle.dumps(caught.value)).raw == caught.value.raw  # from a worker
 
 
 @pytest.mark.parametrize("name", ENGINES)

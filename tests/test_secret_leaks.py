@@ -403,7 +403,7 @@ def test_short_secrets_hide_engine_messages_and_whole_words_only() -> None:
     masker = redactor.redactor()
     assert masker.short == ("--ext-str env",)
     assert masker.redact("device dev long-secret") == "device *** ***"
-    from kubeprom_build.rendering.pipeline import engine_message
+    from kubeprom_build.rendering.engineerrors import engine_message
 
     message = engine_message(
         "x", "RUNTIME ERROR: boom dev\n\tenvironments/x.jsonnet:1:2-3\t", masker

@@ -382,7 +382,7 @@ def _json_report(
                 "engine": r.engine,
                 "seconds": round(r.seconds, 3),
                 "skipped": r.skipped,
-                "error": r.error,
+                "error": str(r.error) if r.error is not None else None,
                 "up_to_date": bool(r.diff and r.diff.clean) if r.error is None else None,
                 "added": [redact(p) for p in r.diff.added] if r.diff else [],
                 "changed": [redact(p) for p in r.diff.changed] if r.diff else [],
@@ -396,8 +396,8 @@ def _json_report(
 
 def _finish(request: rendering.BuildRequest, outcome: rendering.BuildReport, check: bool) -> None:
     failed = [r for r in outcome.results if r.error is not None]
-    if len(failed) == 1:
-        raise BuildError(str(failed[0].error))
+    if len(failed) == 1 and failed[0].error is not None:
+        raise failed[0].error
     if failed:
         for r in failed:
             stderr.print(f"error: {r.error}", markup=False, highlight=False)

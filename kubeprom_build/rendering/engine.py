@@ -3,7 +3,8 @@
 Three engines share the ``_jsonnet`` Python API (C++ ``jsonnet``, ``gojsonnet``, ``rjsonnet``) but
 differ in details: rjsonnet wants ``str`` from the import callback and routes the main file
 through it, its ``jpathdir`` lets the left-most entry win, and the C++/Go ones read the main file
-themselves. :class:`BindingEngine` hides that. Builds pass :class:`imports.Importer` as the
+themselves. Each difference is one field of :class:`Traits`, one row per engine in
+:data:`TRAITS`; :class:`BindingEngine` reads them. Builds pass :class:`imports.Importer` as the
 callback, so no engine reads the file system itself.
 """
 
@@ -13,7 +14,6 @@ import importlib
 import importlib.util
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +25,49 @@ log = logging.getLogger("kpb")
 
 ImportCallback = Callable[[str, str], tuple[str, bytes]]
 
+
+@dataclass(frozen=True)
+class Traits:
+    """How one engine differs from the others; everything engine-specific is decided here."""
+
+    #: The Python module of the ``_jsonnet`` API.
+    module: str
+    #: The import callback must return ``str`` (not bytes), and the engine reads the main file
+    #: through it itself (the others are handed its text).
+    text_callback: bool
+    #: In ``jpathdir`` the left-most library dir wins (the others: the right-most).
+    first_jpath_wins: bool
+    #: Every error message leads with the error site (a static error's first words, else the
+    #: first trace frame). rjsonnet often names only the field or call that was being read.
+    reports_error_site: bool
+    #: Much slower on large libraries (kube-prometheus: 100-200 s and 1.2 GB against 1 s).
+    slow: bool
+
+
 #: Fastest first: the default is the first one that imports.
-ENGINE_MODULES: dict[str, str] = {"rs": "rjsonnet", "go": "_gojsonnet", "cpp": "_jsonnet"}
-#: Relative evaluation cost measured on kube-prometheus (issue 3), for the "slow engine" warning.
-SLOW_ENGINES = frozenset({"cpp"})
+TRAITS: dict[str, Traits] = {
+    "rs": Traits(
+        "rjsonnet",
+        text_callback=True,
+        first_jpath_wins=True,
+        reports_error_site=False,
+        slow=False,
+    ),
+    "go": Traits(
+        "_gojsonnet",
+        text_callback=False,
+        first_jpath_wins=False,
+        reports_error_site=True,
+        slow=False,
+    ),
+    "cpp": Traits(
+        "_jsonnet",
+        text_callback=False,
+        first_jpath_wins=False,
+        reports_error_site=True,
+        slow=True,
+    ),
+}
 
 
 class JsonnetError(BuildError):
@@ -37,6 +76,9 @@ class JsonnetError(BuildError):
     def __init__(self, raw: str) -> None:
         super().__init__(raw.strip().splitlines()[0] if raw.strip() else "jsonnet error")
         self.raw = raw
+
+    def __reduce__(self) -> tuple[type[JsonnetError], tuple[str]]:
+        return JsonnetError, (self.raw,)  # pickled whole, not as its first line
 
 
 class EvalOptions(TypedDict, total=False):
@@ -76,6 +118,11 @@ class BindingEngine:
     module: Any = field(repr=False, compare=False)
 
     @property
+    def traits(self) -> Traits:
+        """What sets this engine apart (:data:`TRAITS`)."""
+        return TRAITS[self.name]
+
+    @property
     def version(self) -> str:
         found = getattr(self.module, "version", None) or getattr(self.module, "__version__", "")
         return str(found).removeprefix("v")
@@ -93,8 +140,7 @@ class BindingEngine:
             if import_callback is not None:
                 return self._evaluate_with_callback(str(file), import_callback, kwargs)
             dirs = [str(p) for p in options.get("jpath", ())]
-            # C++ and Go let the right-most library dir win, rjsonnet the left-most.
-            kwargs["jpathdir"] = dirs if self.name == "rs" else dirs[::-1]
+            kwargs["jpathdir"] = dirs if self.traits.first_jpath_wins else dirs[::-1]
             return str(self.module.evaluate_file(str(file), **kwargs))
         except RuntimeError as err:
             raise JsonnetError(str(err)) from None
@@ -104,8 +150,7 @@ class BindingEngine:
     def _evaluate_with_callback(
         self, file: str, callback: ImportCallback, kwargs: dict[str, Any]
     ) -> str:
-        if self.name == "rs":
-            # rjsonnet reads the main file through the callback itself and wants text back.
+        if self.traits.text_callback:  # reads the main file through the callback itself
             return str(
                 self.module.evaluate_file(file, import_callback=_textual(callback), **kwargs)
             )
@@ -132,65 +177,9 @@ def _textual(callback: ImportCallback) -> Callable[[str, str], tuple[str, str]]:
     return wrapped
 
 
-#: ``file:line:column``, or go/cpp's ``file:(line:column)-(line:column)`` for a multi-line span.
-LOCATION = re.compile(
-    r"(?P<file>[^\s:()]+):(?:(?P<line>\d+):(?P<col>\d+)|\((?P<pline>\d+):(?P<pcol>\d+)\))"
-)
-# rjsonnet frames that are the error site itself: a bare location (syntax errors), an assert
-# or an ``error``. Others ("field <x> access", "variable <x> access", "function <f> call")
-# belong to the enclosing field, variable or call whose evaluation failed somewhere below.
-_RS_SITE = re.compile(r"^\s*\S+:\d+:\d+(?:-\d+)?(?:: (?:assertion failure|error statement))?\s*$")
-
-
-def locations(text: str) -> list[str]:
-    """Every location in ``text`` as ``file:line:column``, in order."""
-    return [_shown(m) for m in LOCATION.finditer(text)]
-
-
-def _shown(match: re.Match[str]) -> str:
-    return f"{match['file']}:{match['line'] or match['pline']}:{match['col'] or match['pcol']}"
-
-
-def first_location(raw: str) -> str | None:
-    """The first location an engine's message gives, never one quoted in the error text.
-
-    A static error starts with its location (go: ``file:l:c-c msg``, cpp: ``STATIC ERROR:
-    file:l:c: msg``); otherwise locations are taken from the trace lines only, since the
-    first line is the program's own message and may contain anything.
-    """
-    lines = raw.strip().splitlines() or [""]
-    static = LOCATION.match(lines[0].removeprefix("STATIC ERROR: "))
-    if static is not None:
-        return _shown(static)
-    found = locations("\n".join(lines[1:]))
-    return found[0] if found else None
-
-
-def error_location(name: str, raw: str) -> str | None:
-    """Where the error happened, as ``file:line:column``, if engine ``name`` says it.
-
-    go and cpp put the error site first (see :func:`first_location`). rjsonnet pushes no
-    frame of its own for many errors (a missing field, an index out of bounds, an arithmetic
-    type error, a bad call): its first frame is then the field, variable or call whose lazy
-    evaluation failed, often far from the error (measured on kube-prometheus: the place
-    that read ``replicas``, 60 lines below the missing field). Only a syntax error, an
-    assert, an ``error`` and an undefined variable carry their own site; for everything
-    else this returns None and the caller looks elsewhere.
-    """
-    if name != "rs":
-        return first_location(raw)
-    lines = raw.strip().splitlines() or [""]
-    frames = [ln for ln in lines[1:] if ln.startswith("    ")]
-    if not frames:
-        return None
-    own = _RS_SITE.match(frames[0]) or lines[0].startswith("variable is not defined: ")
-    found = locations(frames[0]) if own else []
-    return found[0] if found else None
-
-
 def available_engines() -> list[str]:
     """Names of the installed engines, fastest first."""
-    return [n for n, mod in ENGINE_MODULES.items() if importlib.util.find_spec(mod) is not None]
+    return [n for n, t in TRAITS.items() if importlib.util.find_spec(t.module) is not None]
 
 
 def get_engine(name: str | None = None) -> BindingEngine:
@@ -201,12 +190,12 @@ def get_engine(name: str | None = None) -> BindingEngine:
         if not installed:
             raise ConfigError("no jsonnet engine installed (pip install rjsonnet gojsonnet)")
         wanted = installed[0]
-    if wanted not in ENGINE_MODULES:
-        choices = ", ".join(ENGINE_MODULES)
+    if wanted not in TRAITS:
+        choices = ", ".join(TRAITS)
         raise ConfigError(f"unknown engine {wanted!r}: choose one of {choices}")
     if wanted not in installed:
         raise ConfigError(
-            f"engine {wanted!r} ({ENGINE_MODULES[wanted]}) is not installed; "
+            f"engine {wanted!r} ({TRAITS[wanted].module}) is not installed; "
             f"installed: {', '.join(installed) or 'none'}"
         )
-    return BindingEngine(wanted, importlib.import_module(ENGINE_MODULES[wanted]))
+    return BindingEngine(wanted, importlib.import_module(TRAITS[wanted].module))

@@ -1,8 +1,9 @@
 """Build environments: jsonnet → JSON → checked file map → YAML → ``manifests/<env>/``.
 
-The pipeline per environment, in the spirit of Tanka's:
+The pipeline per environment, in the spirit of Tanka's (:func:`_build_steps`):
 
-1. find ``environments/<env>.jsonnet`` (a missing one lists those that exist);
+1. find ``environments/<env>.jsonnet`` (a missing one lists those that exist), once, for every
+   environment before any is evaluated;
 2. skip when the incremental stamp proves nothing changed (:mod:`buildstate`);
 3. evaluate with the chosen engine; every import goes through :class:`imports.Importer`;
 4. parse the JSON and check the contract: an object of ``key → object`` with safe keys;
@@ -10,20 +11,16 @@ The pipeline per environment, in the spirit of Tanka's:
 6. compare with (``check``) or atomically publish to the output tree (:mod:`manifests`);
 7. record the stamp.
 
-Several environments run in parallel in worker processes (forkserver: no fork of a process
-that runs a progress thread). Threads would not do: rjsonnet holds the GIL while it evaluates
-(measured: a Python thread got ~16% of its free-running speed during an evaluation; the Go and
-C++ bindings release it), and YAML rendering is Python code.
+Several environments run in parallel in worker processes (:mod:`workers`).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
-import multiprocessing
 import os
 import re
 import sys
@@ -31,7 +28,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,24 +35,10 @@ import yaml
 
 from kubeprom_build import fsutil
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
-from kubeprom_build.rendering import buildstate, manifests, outputs
-from kubeprom_build.rendering.engine import (
-    SLOW_ENGINES,
-    Engine,
-    JsonnetError,
-    available_engines,
-    error_location,
-    first_location,
-    get_engine,
-    locations,
-)
-from kubeprom_build.rendering.extvars import Variables, missing_variable
-from kubeprom_build.rendering.imports import (
-    Importer,
-    ImportFailure,
-    ImportRefusedError,
-    is_placeholder,
-)
+from kubeprom_build.rendering import buildstate, engineerrors, manifests, outputs, workers
+from kubeprom_build.rendering.engine import TRAITS, Engine, JsonnetError, get_engine
+from kubeprom_build.rendering.extvars import Variables
+from kubeprom_build.rendering.imports import Importer
 from kubeprom_build.rendering.redaction import MIN_LENGTH, Redactor
 
 log = logging.getLogger("kpb")
@@ -65,15 +47,14 @@ log = logging.getLogger("kpb")
 Progress = Callable[[str, str], None]
 
 ENV_DIR = "environments"
-OUT_DIR = "manifests"
-LIB_DIR = "jsonnet"
-_TRACE_LINES = 8
+_OUT_DIR = "manifests"
+_LIB_DIR = "jsonnet"
 _LARGE_VENDOR_FILES = 300
 _ENV_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # fullmatch: "$" allows a final "\n"
 #: Tanka's layout: environments/<name>/main.jsonnet is environment <name>.
-TANKA_MAIN = "main.jsonnet"
+_TANKA_MAIN = "main.jsonnet"
 #: Top-level project entries an --output inside the project may not lie in.
-_NOT_OUTPUT = frozenset({".git", fsutil.STATE_DIR_NAME, ENV_DIR, LIB_DIR})
+_NOT_OUTPUT = frozenset({".git", fsutil.STATE_DIR_NAME, ENV_DIR, _LIB_DIR})
 
 
 @dataclass(frozen=True)
@@ -97,19 +78,23 @@ class BuildRequest:
     @property
     def library(self) -> list[Path]:
         """Library search dirs after the importing file's own dir, first match wins."""
-        return [self.project / LIB_DIR, self.vendor_dir, *self.jpath]
+        return [self.project / _LIB_DIR, self.vendor_dir, *self.jpath]
 
 
 @dataclass(frozen=True)
 class EnvResult:
-    """The outcome for one environment; ``error`` is set instead of raising in batch builds."""
+    """The outcome for one environment; ``error`` is set instead of raising in batch builds.
+
+    ``error`` keeps its class (its exit code and ``kind``); it crosses from worker processes
+    pickled, so it carries no traceback.
+    """
 
     env: str
     engine: str
     seconds: float
     diff: manifests.TreeDiff | None = None
     skipped: bool = False
-    error: str | None = None
+    error: KpbError | None = None
 
 
 @dataclass(frozen=True)
@@ -132,17 +117,26 @@ class Rendered:
     stamp: buildstate.Stamp
 
 
+@dataclass(frozen=True)
+class _Environment:
+    """An environment whose file was found (step 1); picklable for worker processes."""
+
+    name: str
+    #: Its jsonnet file, relative to the project: how the importer and messages name it.
+    source: Path
+
+
 def environments(project: Path) -> list[str]:
     """Names of the environments: ``environments/<name>.jsonnet`` and ``<name>/main.jsonnet``.
 
     The second is Tanka's layout; a name defined both ways is listed once (and refused when
-    built, see :func:`environment_file`).
+    built, see :func:`_environment_file`).
     """
     folder = _source_dir(project, ENV_DIR)
     if not folder.is_dir():
         return []
     names = {p.stem for p in folder.glob("*.jsonnet") if p.is_file()}
-    names |= {p.parent.name for p in folder.glob(f"*/{TANKA_MAIN}") if p.is_file()}
+    names |= {p.parent.name for p in folder.glob(f"*/{_TANKA_MAIN}") if p.is_file()}
     return sorted(n for n in names if _ENV_NAME.fullmatch(n))
 
 
@@ -151,10 +145,10 @@ def environment_name(text: str) -> str:
 
     ``dev``, ``dev.jsonnet``, ``environments/dev.jsonnet``, ``environments/dev/`` and
     ``environments/dev/main.jsonnet`` all mean ``dev``: what Tanka and build.sh users type.
-    Anything else is returned as given, for :func:`environment_file` to refuse by name.
+    Anything else is returned as given, for :func:`_environment_file` to refuse by name.
     """
     parts = [p for p in text.split("/") if p not in ("", ".")]
-    if parts and parts[-1] == TANKA_MAIN:
+    if parts and parts[-1] == _TANKA_MAIN:
         parts = parts[:-1]
     if len(parts) == 2 and parts[0] == ENV_DIR:
         parts = parts[1:]
@@ -163,17 +157,17 @@ def environment_name(text: str) -> str:
     return parts[0].removesuffix(".jsonnet")
 
 
-def environment_file(project: Path, env: str) -> Path:
+def _environment_file(project: Path, env: str) -> Path:
     """Step 1: the jsonnet file of ``env``; a missing one names those that exist."""
     if not _ENV_NAME.fullmatch(env):
         raise ConfigError(f"environment name {env!r} is not a plain name (like dev or prd)")
     folder = _source_dir(project, ENV_DIR)
-    flat, tanka = folder / f"{env}.jsonnet", folder / env / TANKA_MAIN
+    flat, tanka = folder / f"{env}.jsonnet", folder / env / _TANKA_MAIN
     if tanka.is_file():
         if flat.is_file():
             raise ConfigError(
                 f"environment {env!r} is defined twice: {ENV_DIR}/{env}.jsonnet and "
-                f"{ENV_DIR}/{env}/{TANKA_MAIN}; remove one"
+                f"{ENV_DIR}/{env}/{_TANKA_MAIN}; remove one"
             )
         return tanka
     if not flat.is_file():
@@ -183,19 +177,24 @@ def environment_file(project: Path, env: str) -> Path:
     return flat
 
 
+def _find(project: Path, env: str) -> _Environment:
+    """Step 1: :func:`_environment_file`, kept as the importer and messages name it."""
+    return _Environment(env, _environment_file(project, env).relative_to(project))
+
+
 def _source_dir(project: Path, name: str) -> Path:
     """A source dir (environments/, jsonnet/): any link on the way must stay in the repository."""
     return fsutil.checked_source_dir(project, name, fsutil.enclosing_repo_root(project))
 
 
-def check_project_dirs(request: BuildRequest) -> None:
+def _check_project_dirs(request: BuildRequest) -> None:
     """Refuse (one line) a source or vendor dir that is a link out of the project's repository.
 
     Runs before anything is evaluated or written; the importer's per-file check against the
     real repository root is what holds by construction, this names the culprit up front.
     """
     _source_dir(request.project, ENV_DIR)
-    _source_dir(request.project, LIB_DIR)
+    _source_dir(request.project, _LIB_DIR)
     if request.vendor_dir.is_relative_to(request.project):
         fsutil.check_vendor_dir(request.project, request.vendor_dir)
 
@@ -209,7 +208,7 @@ def _output_base(request: BuildRequest) -> tuple[Path, str]:
     ``<env>`` directory below it is checked.
     """
     if request.output is None:
-        return request.project, OUT_DIR
+        return request.project, _OUT_DIR
     out = Path(os.path.abspath(request.output))
     if out == request.project:
         raise ConfigError(f"--output {request.output}: the project directory itself; use a folder")
@@ -252,7 +251,7 @@ def _output_dir(request: BuildRequest, env: str, *, create: bool) -> Path:
     return fsutil.checked_dir(base, f"{rel}/{env}", why)
 
 
-def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]:
+def _settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]:
     """The non-file inputs a stamp depends on (values of variables enter only hashed).
 
     kpb's own identity (version and source hash) is part of it, so output rendered by another
@@ -265,13 +264,17 @@ def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]
 
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
+    """What a build of ``env`` would write, evaluated in this thread; nothing is written."""
+    _check_project_dirs(request)
+    return _render(request, _find(request.project, env), engine, salt)
+
+
+def _render(request: BuildRequest, env: _Environment, engine: Engine, salt: str) -> Rendered:
     """Steps 3-5: evaluate ``env`` and turn its output into ``{relative path: YAML bytes}``."""
-    check_project_dirs(request)
-    source = environment_file(request.project, env).relative_to(request.project)
     importer = _importer(request)
-    text = _evaluate(request, env, engine, source, importer)
-    files = outputs.output_files(env, json.loads(text), request.variables.redactor())
-    settings = _settings(request, env, engine, salt)
+    text = _evaluate(request, env, engine, importer)
+    files = outputs.output_files(env.name, json.loads(text), request.variables.redactor())
+    settings = _settings(request, env.name, engine, salt)
     lookups = tuple(
         buildstate.Lookup(base, rel, lk.found, lk.missing)
         for (base, rel), lk in sorted(importer.lookups.items())
@@ -281,8 +284,8 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
     return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))
 
 
-def render_interruptibly(request: BuildRequest, env: str, engine: Engine) -> Rendered:
-    """:func:`render` in a daemon thread, so Ctrl-C is not held up by a native evaluation.
+def _render_interruptibly(request: BuildRequest, env: _Environment, engine: Engine) -> Rendered:
+    """:func:`_render` in a daemon thread, so Ctrl-C is not held up by a native evaluation.
 
     Python runs signal handlers only in the main thread between bytecodes; a C++/Go evaluation
     can take minutes. The engines that release the GIL (go, cpp) leave the main thread free to
@@ -293,11 +296,11 @@ def render_interruptibly(request: BuildRequest, env: str, engine: Engine) -> Ren
 
     def work() -> None:
         try:
-            outcome.append(render(request, env, engine, buildstate.new_salt()))
+            outcome.append(_render(request, env, engine, buildstate.new_salt()))
         except BaseException as err:  # handed to the waiting thread
             outcome.append(err)
 
-    thread = threading.Thread(target=work, name=f"kpb-render-{env}", daemon=True)
+    thread = threading.Thread(target=work, name=f"kpb-render-{env.name}", daemon=True)
     with _engine_output_redacted(request.variables.redactor(), thread):
         thread.start()
         while thread.is_alive():
@@ -369,7 +372,7 @@ def _report_engine_output(printed: str, secrets: Redactor) -> None:
 
 
 def _settings(request: BuildRequest, env: str, engine: Engine, salt: str) -> str:
-    parts = [*settings_parts(request, env, engine), request.variables.digest(bytes.fromhex(salt))]
+    parts = [*_settings_parts(request, env, engine), request.variables.digest(bytes.fromhex(salt))]
     return buildstate.settings_digest(salt, parts)
 
 
@@ -395,32 +398,23 @@ def _importer(request: BuildRequest) -> Importer:
     )
 
 
-def _evaluate(
-    request: BuildRequest, env: str, engine: Engine, source: Path, importer: Importer
-) -> str:
-    variables = request.variables
+def _evaluate(request: BuildRequest, env: _Environment, engine: Engine, importer: Importer) -> str:
+    secrets = request.variables.redactor()
     try:
-        text = _run_engine(request, engine, source, importer)
+        text = _run_engine(request, engine, env.source, importer)
     except JsonnetError as err:
-        if importer.refused is not None:
-            raise ImportRefusedError(f"environment {env!r}: {importer.refused}") from None
-        failed = importer.failed_in(err.raw)
-        if failed is not None:
-            message = _import_message(env, failed, err.raw, importer)
-            raise BuildError(variables.redactor().redact(message)) from None
-        location, located_by = error_location(engine.name, err.raw), None
-        if location is None:
-            location, located_by = _borrow_location(request, engine, source)
-        message = engine_message(
-            env, err.raw, variables.redactor(), location=location, located_by=located_by
-        )
-        raise BuildError(message) from None
-    # importstr/importbin of a refused or missing file evaluate without an error
-    if importer.refused is not None:
-        raise ImportRefusedError(f"environment {env!r}: {importer.refused}")
-    if importer.failures:
-        failed = next(iter(importer.failures.values()))
-        raise BuildError(variables.redactor().redact(_import_message(env, failed, "", importer)))
+        raise engineerrors.failure(
+            env.name,
+            err.raw,
+            engine.name,
+            importer,
+            secrets,
+            functools.partial(_rerun, request, env.source),
+            large_library=lambda: _large_vendor(request.vendor_dir),
+        ) from None
+    failed = engineerrors.silent_failure(env.name, importer, secrets)
+    if failed is not None:
+        raise failed
     return text
 
 
@@ -436,153 +430,70 @@ def _run_engine(request: BuildRequest, engine: Engine, source: Path, importer: I
     )
 
 
-def _borrow_location(
-    request: BuildRequest, failed: Engine, source: Path
-) -> tuple[str | None, str | None]:
-    """Evaluate again with an engine that reports locations; only ever on the error path.
-
-    rjsonnet leaves the location out of some messages (a missing field above all). go (else
-    cpp, unless vendor/ is large: it is slow there) evaluates the same files through a fresh
-    importer; the first location of its error is the one kpb shows, attributed to it.
-    """
-    installed = available_engines()
-    for name in ("go", "cpp"):
-        if name == failed.name or name not in installed:
-            continue
-        if name in SLOW_ENGINES and _large_vendor(request.vendor_dir):
-            continue
-        try:
-            _run_engine(request, get_engine(name), source, _importer(request))
-        except JsonnetError as err:
-            location = error_location(name, err.raw)
-            if location is not None:
-                return location, name
-            continue
-        return None, None  # it evaluates fine there: the engines disagree, nothing to borrow
-    return None, None
-
-
-def _import_message(env: str, failed: ImportFailure, raw: str, importer: Importer) -> str:
-    """ "file:line:column: cannot find ..." for a failed import, at the import itself.
-
-    The engine's first real frame (its placeholder frame is not a file) is the import; an
-    ``importstr`` that evaluated without an error is found in the importing folder's files.
-    """
-    frames = [ln for ln in raw.strip().splitlines()[1:] if not is_placeholder(ln)]
-    found = locations("\n".join(frames))  # not the first line: it quotes the import path
-    site = found[0] if found else importer.import_site(failed)
-    where = f"{site}: " if site else ""
-    return f"environment {env!r}: {where}{failed.message}"
-
-
-_PREFIXES = (
-    "RUNTIME ERROR: ",
-    "STATIC ERROR: ",
-    "runtime error: ",
-    "syntax error: ",
-    "import_callback error: RuntimeError: ",
-    "importer error: ",
-)
-
-
-def engine_message(
-    env: str,
-    raw: str,
-    redactor: Redactor | None = None,
-    *,
-    location: str | None = None,
-    located_by: str | None = None,
-) -> str:
-    """Cut an engine's error to "env: file:line:column: summary" plus a few trace lines.
-
-    ``location`` is where the error happened when the caller knows better than the first
-    location in ``raw`` (then ``located_by`` names the engine that reported it). The
-    engine's text can quote any value the program touched, so it is redacted as a whole
-    before it is cut (a cut could split a secret and leave a piece unmatched), and hidden
-    entirely when a secret is too short to be found reliably in free text.
-    """
-    secrets = redactor or Redactor()
-    raw = secrets.redact(raw)
-    missing = missing_variable(raw)
-    location = location or first_location(raw)
-    where = f"{location}: " if location else ""
-    borrowed = f" (location from the {located_by} engine)" if located_by and location else ""
-    if missing is not None:
-        kind, name = missing
-        flag = "--ext-str" if kind == "ext" else "--tla-str"
-        what = "external variable" if kind == "ext" else "top-level argument"
-        return secrets.redact(
-            f"environment {env!r}: {where}{what} {name!r} is not set; pass {flag} {name}=VALUE, "
-            f"{flag} {name} (value from ${name}) or {flag}-file {name}=PATH"
-        )
-    if secrets.short:
-        return (
-            f"environment {env!r}: {where}the engine's message is hidden because "
-            f"{', '.join(secrets.short)} holds a string shorter than {MIN_LENGTH} characters, "
-            f"which kpb cannot mask reliably{borrowed}"
-        )
-    # Engines pad their frames into columns and tab-separate them: one space is enough.
-    lines = [" ".join(ln.split()) for ln in raw.strip().splitlines() if ln.strip()]
-    summary = lines[0] if lines else "jsonnet error"
-    for prefix in _PREFIXES:
-        summary = summary.removeprefix(prefix).strip()
-    first = locations(summary)
-    if first and first[0] == location and summary.startswith(location):
-        summary = summary[len(location) :].lstrip(" -0123456789:")
-    # A trace line that only repeats the location already in the summary says nothing.
-    trace = [f"  {ln}" for ln in lines[1:] if ln != location and not is_placeholder(ln)]
-    trace = trace[:_TRACE_LINES]
-    return secrets.redact("\n".join([f"environment {env!r}: {where}{summary}{borrowed}", *trace]))
-
-
-def build_environment(request: BuildRequest, env: str) -> EnvResult:
-    """Steps 1-7 for one environment, under its lock; errors become ``EnvResult.error``."""
-    started = time.perf_counter()
-    name = request.engine or "?"
+def _rerun(request: BuildRequest, source: Path, engine: str) -> str | None:
+    """Evaluate ``source`` again with ``engine`` (fresh importer): its raw error, or None."""
     try:
-        engine = get_engine(request.engine)
-        name = engine.name
-        diff, skipped = _build_locked(request, env, engine)
-    except KpbError as err:
-        return EnvResult(env, name, time.perf_counter() - started, error=str(err))
-    return EnvResult(env, name, time.perf_counter() - started, diff=diff, skipped=skipped)
+        _run_engine(request, get_engine(engine), source, _importer(request))
+    except JsonnetError as err:
+        return err.raw
+    return None
 
 
-def _build_locked(
-    request: BuildRequest, env: str, engine: Engine
+def _build_environment(request: BuildRequest, env: _Environment) -> EnvResult:
+    """Steps 2-7 for one environment; errors become ``EnvResult.error``."""
+    started = time.perf_counter()
+    try:
+        engine = get_engine(request.engine)  # pinned by build(): the same in every worker
+        diff, skipped = _build_steps(request, env, engine)
+    except KpbError as err:  # its frames would keep the evaluation's data alive: dropped
+        error = err.with_traceback(None)
+        return EnvResult(
+            env.name, request.engine or "?", time.perf_counter() - started, error=error
+        )
+    elapsed = time.perf_counter() - started
+    return EnvResult(env.name, engine.name, elapsed, diff=diff, skipped=skipped)
+
+
+def _build_steps(
+    request: BuildRequest, env: _Environment, engine: Engine
 ) -> tuple[manifests.TreeDiff, bool]:
-    environment_file(request.project, env)
-    check_project_dirs(request)
-    if request.check:  # reads only: no lock, and no .kpb/ created
-        target = _output_dir(request, env, create=False)
-        state = fsutil.state_dir(request.project, create=False)
-        return _check(request, env, engine, target, state)
-    target = _output_dir(request, env, create=False)  # refuse before .kpb/ is created
-    state = fsutil.state_dir(request.project)
-    lock = state / "locks" / f"manifests-{env}.lock"
-    with fsutil.file_lock(lock, output_label(request, env), request.wait_seconds):
-        current = _unchanged_since_stamp(request, env, engine, state, target)
+    """The pipeline of one environment: ``(differences, skipped)``.
+
+    1. its file was found by :func:`build`, for every environment before any is evaluated.
+    """
+    target = _output_dir(request, env.name, create=False)  # refused before .kpb/ is created
+    state = fsutil.state_dir(request.project, create=not request.check)
+    with _output_lock(request, env.name, state):
+        # 2. skip when the stamp proves the output current
+        current = _unchanged_since_stamp(request, env.name, engine, state, target)
         if current is not None:
             return current, True
-        rendered = render_interruptibly(request, env, engine)
-        buildstate.forget(state, env)
-        target = _output_dir(request, env, create=True)
-        diff = manifests.publish(target, rendered.files)
+        # 3-5. evaluate, check the output contract, render the YAML files
+        rendered = _render_interruptibly(request, env, engine)
+        # 6. compare with the output directory, or publish to it
+        if request.check:
+            return manifests.compare(target, rendered.files), False
+        buildstate.forget(state, env.name)
+        diff = manifests.publish(_output_dir(request, env.name, create=True), rendered.files)
+        # 7. record the stamp
         try:
-            buildstate.save(state, env, rendered.stamp)
+            buildstate.save(state, env.name, rendered.stamp)
         except OSError as err:  # only costs an evaluation next time
-            log.info("could not record the build stamp of %s: %s", env, err)
+            log.info("could not record the build stamp of %s: %s", env.name, err)
         return diff, False
 
 
-def _check(
-    request: BuildRequest, env: str, engine: Engine, target: Path, state: Path
-) -> tuple[manifests.TreeDiff, bool]:
-    current = _unchanged_since_stamp(request, env, engine, state, target)
-    if current is not None:
-        return current, True
-    rendered = render_interruptibly(request, env, engine)
-    return manifests.compare(target, rendered.files), False
+def _output_lock(
+    request: BuildRequest, env: str, state: Path
+) -> contextlib.AbstractContextManager[object]:
+    """The environment's lock, held from the stamp check to the new stamp.
+
+    ``--check`` only reads: it takes no lock, so it creates no ``.kpb/``.
+    """
+    if request.check:
+        return contextlib.nullcontext()
+    lock = state / "locks" / f"manifests-{env}.lock"
+    return fsutil.file_lock(lock, output_label(request, env), request.wait_seconds)
 
 
 def _unchanged_since_stamp(
@@ -612,17 +523,16 @@ def build(
     """
     engine = get_engine(request.engine)
     request = _pin_engine(request, engine.name)
-    check_project_dirs(request)
-    for env in envs:
-        environment_file(request.project, env)
+    _check_project_dirs(request)
+    found = [_find(request.project, env) for env in envs]  # step 1, before any evaluation
     for warning in _warnings(request, engine):
         log.warning("%s", warning)
     notify = progress or (lambda _env, _stage: None)
     workers = min(jobs or os.cpu_count() or 1, len(envs))
     log.debug("engine %s %s; %d environment(s) at a time", engine.name, engine.version, workers)
     if workers <= 1:
-        return BuildReport(_build_serial(request, envs, notify))
-    return BuildReport(_build_parallel(request, envs, workers, notify))
+        return BuildReport(_build_serial(request, found, notify))
+    return BuildReport(_build_parallel(request, found, workers, notify))
 
 
 def _pin_engine(request: BuildRequest, name: str) -> BuildRequest:
@@ -631,58 +541,40 @@ def _pin_engine(request: BuildRequest, name: str) -> BuildRequest:
 
 
 def _build_serial(
-    request: BuildRequest, envs: Sequence[str], notify: Progress
+    request: BuildRequest, envs: Sequence[_Environment], notify: Progress
 ) -> tuple[EnvResult, ...]:
     results = []
     for env in envs:
-        notify(env, "start")
-        results.append(build_environment(request, env))
-        notify(env, "done")
+        notify(env.name, "start")
+        results.append(_build_environment(request, env))
+        notify(env.name, "done")
     return tuple(results)
 
 
 def _build_parallel(
-    request: BuildRequest, envs: Sequence[str], workers: int, notify: Progress
+    request: BuildRequest, envs: Sequence[_Environment], jobs: int, notify: Progress
 ) -> tuple[EnvResult, ...]:
-    context = multiprocessing.get_context("forkserver")
-    done: dict[str, EnvResult] = {}
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    """Each environment in a worker process; Ctrl-C or an error ends them all at once."""
     try:
-        futures = {pool.submit(build_environment, request, env): env for env in envs}
-        for env in envs:
-            notify(env, "start")
-        for future in concurrent.futures.as_completed(futures):
-            env = futures[future]
-            try:
-                done[env] = future.result()
-            except BrokenProcessPool:
-                raise BuildError(
-                    f"the worker process building {env!r} died (out of memory or killed); "
-                    "outputs it had not published are unchanged"
-                ) from None
-            notify(env, "done")
-    except BaseException:
-        _stop_workers(pool)
-        raise
-    pool.shutdown()
-    return tuple(done[env] for env in envs)
-
-
-def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """On Ctrl-C or an error, end the workers now instead of waiting for their evaluations.
-
-    A worker stuck in a native engine call does not see SIGINT until the call returns (that can
-    take minutes with cpp). Killing it is safe: publishing is atomic and the next build removes
-    any staging directory it leaves.
-    """
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
-        process.terminate()
-    pool.shutdown(wait=True, cancel_futures=True)
+        results = workers.run(
+            functools.partial(_build_environment, request),
+            envs,
+            jobs,
+            preload=[__name__],
+            started=lambda env: notify(env.name, "start"),
+            finished=lambda env: notify(env.name, "done"),
+        )
+    except workers.WorkerDied as died:
+        name = died.item.name if isinstance(died.item, _Environment) else "?"
+        raise BuildError(
+            f"the worker process building {name!r} died (out of memory or killed); "
+            "outputs it had not published are unchanged"
+        ) from None
+    return tuple(results)
 
 
 def _warnings(request: BuildRequest, engine: Engine) -> tuple[str, ...]:
-    if engine.name not in SLOW_ENGINES or not _large_vendor(request.vendor_dir):
+    if not TRAITS[engine.name].slow or not _large_vendor(request.vendor_dir):
         return ()
     return (
         "the cpp engine is much slower than rs or go on large builds (kube-prometheus: about "
@@ -705,7 +597,9 @@ def _large_vendor(vendor: Path) -> bool:
 def diff_environment(request: BuildRequest, env: str) -> str:
     """Unified diff between ``manifests/<env>/`` and what a build would write."""
     engine = get_engine(request.engine)
+    _check_project_dirs(request)
+    found = _find(request.project, env)
     target = _output_dir(request, env, create=False)
-    rendered = render_interruptibly(request, env, engine)
+    rendered = _render_interruptibly(request, found, engine)
     diff = manifests.unified_diff(target, rendered.files, output_label(request, env))
     return request.variables.redactor().redact(diff)  # a Secret's lines hold its value
