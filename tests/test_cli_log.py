@@ -119,3 +119,23 @@ def test_debug_lines_of_git_commands_drop_a_urls_credentials(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "https://example.invalid/org/repo.git" in logged
     assert "tok3n" not in logged and "user" not in logged
+
+
+def test_worker_processes_log_through_the_same_channel(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """With several environments in worker processes, their warnings and debug lines reach the
+    one handler in kpb's process: shown once each, hidden by -q, listed by --json."""
+    source = (project / "environments" / "dev.jsonnet").read_text(encoding="utf-8")
+    projects.set_env(project, "stg", source.replace("dev.jsonnet", "stg.jsonnet"))
+    stg_line = TRACE_LINE.replace("dev.jsonnet", "stg.jsonnet")
+    code, _out, err = kpb(project, capfd, "build", "dev", "stg", "-j", "2")
+    assert code == 0 and sorted(err.splitlines(keepends=True)) == [TRACE_LINE, stg_line]
+    code, out, err = kpb(
+        project, capfd, "build", "dev", "stg", "-j", "2", "--force", "--json", "-q"
+    )
+    traced = sorted(line.removeprefix("warning: ").rstrip("\n") for line in (TRACE_LINE, stg_line))
+    assert code == 0 and err == "" and sorted(warnings_of(out)) == traced
+    code, _out, err = kpb(project, capfd, "-v", "build", "dev", "stg", "-j", "2")
+    skipped = "debug: {}: the build stamp proves the output current; not evaluating\n"
+    assert code == 0 and skipped.format("dev") in err and skipped.format("stg") in err

@@ -10,14 +10,17 @@ thread) and each serves items one after another over a pipe of its own, so the s
 itself, so ending them needs only public calls (``Process.terminate``), and a worker that dies
 (out of memory, killed) is seen at once: its sentinel fires with nothing on its pipe. Workers
 ignore SIGINT: on Ctrl-C kpb ends them, and one stuck in a native evaluation would not see
-SIGINT for minutes anyway.
+SIGINT for minutes anyway. What a worker logs to the ``kpb`` logger travels over the same pipe
+and is handled in kpb's process, so ``-q``, ``-v`` and ``--json`` treat it like everything else.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 _END_SECONDS = 5.0  # SIGTERM ends a worker at once; SIGKILL only if it somehow does not
+_LOGGER = "kpb"
 
 
 class WorkerDied(Exception):
@@ -78,7 +82,10 @@ def run(
             for worker in _ready(busy):
                 index = worker.index
                 assert index is not None
-                results[index] = _result(worker, items[index])
+                done, value = _receive(worker, items[index])
+                if not done:
+                    continue  # a log record: the worker is still busy
+                results[index] = value
                 if finished is not None:
                     finished(items[index])
                 _give(worker, waiting, started)
@@ -93,7 +100,8 @@ def run(
 
 def _start(context: ForkServerContext, func: Callable[[_T], _R]) -> _Worker:
     mine, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(func, theirs), daemon=True)
+    level = logging.getLogger(_LOGGER).getEffectiveLevel()
+    process = context.Process(target=_serve, args=(func, theirs, level), daemon=True)
     try:
         process.start()
     finally:
@@ -126,30 +134,60 @@ def _ready(busy: list[_Worker]) -> list[_Worker]:
     return [w for w in busy if w.pipe in ready or w.process.sentinel in ready]
 
 
-def _result(worker: _Worker, item: object) -> Any:
+def _receive(worker: _Worker, item: object) -> tuple[bool, Any]:
+    """One message from ``worker``: ``(True, result)``, or ``(False, None)`` for a log record."""
     try:
-        ok, value = worker.pipe.recv()
+        kind, ok, value = worker.pipe.recv()
     except (EOFError, OSError):  # ended without a word: killed, or out of memory
         raise WorkerDied(item) from None
+    if kind == "log":
+        logging.getLogger(value.name).handle(value)
+        return False, None
     if not ok:
         raise value
-    return value
+    return True, value
 
 
-def _serve(func: Callable[[_T], _R], pipe: Connection) -> None:
-    """In a worker: run ``func`` on each item, send back ``(True, result)``/``(False, error)``."""
+class _PipeHandler(logging.Handler):
+    """In a worker: send each record to kpb, formatted here (its arguments may not pickle)."""
+
+    def __init__(self, pipe: Connection, lock: threading.Lock, level: int) -> None:
+        super().__init__(level)
+        self._pipe = pipe
+        self._lock = lock
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg, record.args = record.getMessage(), None
+        record.exc_info = record.exc_text = record.stack_info = None
+        with contextlib.suppress(Exception), self._lock:  # kpb gone: nobody left to tell
+            self._pipe.send(("log", True, record))
+
+
+def _serve(func: Callable[[_T], _R], pipe: Connection, level: int) -> None:
+    """In a worker: run ``func`` on each item, send back ``(True, result)``/``(False, error)``.
+
+    Log records of the ``kpb`` logger at ``level`` or above go back too, between results; a
+    lock keeps them whole when the evaluation thread logs while the main thread sends.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # kpb ends its workers itself
+    lock = threading.Lock()
+    logger = logging.getLogger(_LOGGER)
+    logger.setLevel(level)
+    logger.addHandler(_PipeHandler(pipe, lock, level))
+    logger.propagate = False
     with contextlib.suppress(EOFError, OSError), pipe:  # EOF: kpb itself is gone
         while (item := pipe.recv()) is not None:
             try:
                 outcome: tuple[bool, object] = (True, func(item))
             except BaseException as err:  # raised again in kpb
                 outcome = (False, err)
-            try:
-                pipe.send(outcome)
-            except Exception:  # an exception (or a result) that does not pickle
-                what = type(outcome[1]).__name__
-                pipe.send((False, RuntimeError(f"{what} in a worker could not be sent back")))
+            with lock:
+                try:
+                    pipe.send(("done", *outcome))
+                except Exception:  # an exception (or a result) that does not pickle
+                    what = type(outcome[1]).__name__
+                    failed = RuntimeError(f"{what} in a worker could not be sent back")
+                    pipe.send(("done", False, failed))
 
 
 def _end(pool: list[_Worker]) -> None:
