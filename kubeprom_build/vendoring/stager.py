@@ -41,7 +41,7 @@ from kubeprom_build.vendoring.cache import CacheMiss, GitCache
 from kubeprom_build.vendoring.checksum import PackageScan
 from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
 from kubeprom_build.vendoring.resolve import Fetched
-from kubeprom_build.vendoring.vendortree import STAGING_PREFIX, Layout, join, scan_package
+from kubeprom_build.vendoring.vendortree import Layout, join, scan_package
 
 EventKind = Literal["resolving", "fetching", "fetched", "cached", "linked", "removed"]
 # jb downloads GitHub tarballs by the sha ls-remote reports (a tag object for annotated tags)
@@ -97,7 +97,7 @@ class Stager:
     def _staging_root(self) -> Path:
         if self._root is None:
             self.layout.vendor_dir.mkdir(parents=True, exist_ok=True)
-            prefix, parent = STAGING_PREFIX, self.layout.vendor_dir
+            prefix, parent = fsutil.STAGING_PREFIX, self.layout.vendor_dir
             self._root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         return self._root
 

@@ -29,8 +29,6 @@ from kubeprom_build.vendoring.vendorrecord import Record, differences
 
 log = logging.getLogger("kpb")
 
-STAGING_PREFIX = ".kpb-tmp-"
-
 
 def join(base: Path, name: str) -> Path:
     """``base/name`` for a package; the entry itself may be a symlink (local packages are)."""
@@ -101,7 +99,7 @@ def remove_stale_staging(vendor_dir: Path) -> None:
     """Staging dirs of a killed run: safe to delete, the caller holds the project lock."""
     if vendor_dir.is_dir():
         for entry in vendor_dir.iterdir():
-            if entry.name.startswith(STAGING_PREFIX):
+            if entry.name.startswith(fsutil.STAGING_PREFIX):
                 fsutil.remove_tree(entry)
 
 
@@ -146,7 +144,7 @@ def _prune_entry(path: Path, rel: str, names: set[str], keep_links: dict[str, st
         return False
     if path.is_dir() and not _known_dir(rel, names):
         fsutil.remove_tree(path)
-        return not path.name.startswith(STAGING_PREFIX)
+        return not path.name.startswith(fsutil.STAGING_PREFIX)
     return False
 
 
