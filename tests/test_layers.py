@@ -44,10 +44,10 @@ LAYERS: dict[str, int] = {
     # rendering: engines and emitters up to the pipeline
     "rendering.redaction": 2,
     "rendering.engine": 2,
-    "rendering.imports": 2,
     "rendering.yamlemit": 2,
     "rendering.buildstate": 2,
     "rendering.manifests": 2,
+    "rendering.imports": 3,
     "rendering.extvars": 3,
     "rendering.outputs": 3,
     "rendering.pipeline": 4,

@@ -31,7 +31,9 @@ FORMAT = 3  # 2: file hashes are salted too; 3: the writing kpb is recorded
 
 @dataclass(frozen=True)
 class Lookup:
-    """One import as the engine asked for it, and how it was resolved."""
+    """One import as the engine asked for it (``rel`` from a file in ``base``), where the
+    importer found it and which earlier candidates were absent (a new file there would shadow
+    it, so a stamp must notice one appearing)."""
 
     base: str
     rel: str

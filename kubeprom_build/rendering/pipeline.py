@@ -273,10 +273,7 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
     text = _evaluate(request, env, engine, source, importer)
     files = outputs.output_files(env, json.loads(text), request.variables.redactor())
     settings = _settings(request, env, engine, salt)
-    lookups = tuple(
-        buildstate.Lookup(base, rel, lk.found, lk.missing)
-        for (base, rel), lk in sorted(importer.lookups.items())
-    )
+    lookups = tuple(importer.lookups[key] for key in sorted(importer.lookups))
     inputs = {path: buildstate.digest(data, salt) for path, data in importer.files.items()}
     written = {rel: buildstate.digest(data, salt) for rel, data in files.items()}
     return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))
