@@ -136,10 +136,10 @@ def test_check_json_lists_changes(project: Path, capsys: pytest.CaptureFixture[s
     [
         ("{ a: ", "environments/dev.jsonnet:1"),
         ("{ a: { b: error 'kaputt' } }", "kaputt"),
-        ("[1, 2]", "output must be an object"),
+        ("[1, 2]", "file names to manifests, got an array"),
         ("{ '../x': {} }", "output key '../x'"),
         ("{ a: {}, A: {} }", "differ only in case"),
-        ("{ a: [1] }", "key 'a' must be an object"),
+        ("{ a: [1] }", "key 'a' must be an object (a Kubernetes object or a List), got an array"),
         ("{ a: { s: 'x\u2028y' } }", "key 'a' at s"),
         ("import '../../outside.libsonnet'", "outside the project's repository"),
         ("{ a: { v: std.extVar('missing_thing') } }", "external variable 'missing_thing'"),

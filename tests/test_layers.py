@@ -18,13 +18,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kubeprom_build"
 HALVES = ("vendoring", "rendering", "validation")
-FOUNDATIONS = {"__init__", "errors", "safefs", "fsutil"}
+FOUNDATIONS = {"__init__", "errors", "jsonvalues", "safefs", "fsutil"}
 
 #: Module (dotted, relative to kubeprom_build; a package stands for its __init__) → layer.
 LAYERS: dict[str, int] = {
     # foundations, shared by both halves
     "__init__": 0,
     "errors": 0,
+    "jsonvalues": 0,
     "safefs": 0,
     "fsutil": 1,
     # vendoring: remote naming up to the transaction

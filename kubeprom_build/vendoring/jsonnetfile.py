@@ -25,6 +25,7 @@ from typing import Any, NoReturn, TypeVar
 from kubeprom_build import safefs
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.fsutil import atomic_write_bytes, enclosing_repo_root
+from kubeprom_build.jsonvalues import type_name
 from kubeprom_build.vendoring import uri
 
 log = logging.getLogger("kpb")
@@ -209,7 +210,7 @@ class _Fields:
         self.trust = trust
         self.where = where
         if not isinstance(obj, dict):
-            self.fail(f"expected an object, got {_json_type(obj)}")
+            self.fail(f"expected an object, got {type_name(obj)}")
         self.obj: dict[str, Any] = obj
 
     def fail(self, problem: str, key: str = "") -> NoReturn:
@@ -222,7 +223,7 @@ class _Fields:
         if value is None:
             return default
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.fail(f"expected {kind.__name__}, got {_json_type(value)}", key)
+            self.fail(f"expected {kind.__name__}, got {type_name(value)}", key)
         if isinstance(value, str) and not uri.is_text(value):
             # "\ud800" is valid JSON but not text: the file could never be written back
             self.fail("holds a lone surrogate escape (\\ud800-\\udfff), which is not text", key)
@@ -239,11 +240,6 @@ class _Fields:
             return checker(value)
         except ConfigError as exc:
             self.fail(str(exc), key)
-
-
-def _json_type(value: object) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
 
 
 def _reject_constant(name: str) -> Any:
