@@ -51,7 +51,7 @@ class Options:
     #: Seconds without a byte from git before a transfer is abandoned (None: $KPB_TIMEOUT/60).
     timeout: float | None = None
 
-    def git_cache(self) -> GitCache:
+    def _git_cache(self) -> GitCache:
         return self.cache or GitCache(offline=self.offline, timeout=self.timeout)
 
     def layout(self) -> Layout:
@@ -232,9 +232,9 @@ def _run(
     with _project_lock(opts):
         layout = opts.layout()
         key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
-        seal = record_seal(opts.git_cache().root, create=True)
+        seal = record_seal(opts._git_cache().root, create=True)
         records = vendorrecord.load(opts.project, opts.vendor_dir, key, seal)
-        stager = Stager(layout, opts.git_cache(), old, opts.progress, opts.jobs, records)
+        stager = Stager(layout, opts._git_cache(), old, opts.progress, opts.jobs, records)
         stager.lock = {d.name: d for d in lock.dependencies}
         result = _resolve_and_publish(opts, jf, lock, stager)
         removed = vendortree.clean(
@@ -307,7 +307,7 @@ def ready(opts: Options) -> tuple[str, ...]:
     fsutil.check_vendor_dir(opts.project, opts.vendor_dir)
     jf, lock = _load(opts)
     key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
-    seal = record_seal(opts.git_cache().root, create=False)  # ready() writes nothing
+    seal = record_seal(opts._git_cache().root, create=False)  # ready() writes nothing
     records = vendorrecord.load(opts.project, opts.vendor_dir, key, seal)
     layout = opts.layout()
     names = [dep.name for dep in jf.dependencies if lock.get(dep.name) is None]
@@ -326,7 +326,7 @@ def verify(opts: Options) -> tuple[Problem, ...]:
     """Offline: recompute every sum and report what differs from the lock; changes nothing."""
     fsutil.check_vendor_dir(opts.project, opts.vendor_dir)
     jf, lock = _load(opts)
-    cache = GitCache(root=opts.git_cache().root, offline=True)
+    cache = GitCache(root=opts._git_cache().root, offline=True)
 
     def original(dep: Dependency, dest: Path) -> None:
         assert isinstance(dep.source, GitSource)

@@ -35,7 +35,7 @@ FILE = "jsonnetfile.json"
 LOCK_FILE = "jsonnetfile.lock.json"
 _SUM = re.compile(r"[A-Za-z0-9+/]{43}=")  # fullmatch only: '$' also matches before a final newline
 #: A jsonnetfile or lock larger than this is refused unread (kube-prometheus's lock is 8 KiB).
-MAX_BYTES = 16 << 20
+_MAX_BYTES = 16 << 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Go's encoding/json escapes these even with ensure_ascii off, to keep JSON safe in HTML/JS.
 _GO_ESCAPES = {
@@ -71,7 +71,7 @@ class GitSource:
         return self.repo_name + (f"/{self.subdir}" if self.subdir else "")
 
     @property
-    def default_legacy_name(self) -> str:
+    def _default_legacy_name(self) -> str:
         """Last component of ``REPO/SUBDIR`` (jb's ``filepath.Base``)."""
         repo = uri.remote_name_parts(self.remote).repo
         return posixpath.basename(f"{repo}/{self.subdir}".rstrip("/"))
@@ -89,7 +89,7 @@ class LocalSource:
         return posixpath.basename(posixpath.normpath(self.directory))
 
     @property
-    def default_legacy_name(self) -> str:
+    def _default_legacy_name(self) -> str:
         return self.name
 
     def check(self) -> None:
@@ -131,21 +131,20 @@ class Dependency:
         return self.source.name
 
     @property
-    def default_legacy_name(self) -> str:
-        return self.source.default_legacy_name
-
-    @property
     def legacy_name(self) -> str:
         """The ``vendor/<legacy name>`` symlink name: the override, else the default (§6)."""
-        return self.legacy_name_override or self.source.default_legacy_name
+        return self.legacy_name_override or self.source._default_legacy_name
 
     @property
     def is_local(self) -> bool:
         return isinstance(self.source, LocalSource)
 
-    def without_default_override(self) -> Dependency:
+    def _without_default_override(self) -> Dependency:
         """jb's CleanLegacyName: an override equal to the default is not worth keeping."""
-        if self.legacy_name_override and self.legacy_name_override == self.default_legacy_name:
+        if (
+            self.legacy_name_override
+            and self.legacy_name_override == self.source._default_legacy_name
+        ):
             return replace(self, legacy_name_override="")
         return self
 
@@ -364,12 +363,12 @@ def _check_package_name(name: str) -> None:
 
 def load(path: Path, *, missing_ok: bool) -> JsonnetFile:
     """Parse the project's own file at ``path``; a missing file is empty when ``missing_ok``."""
-    data = read_regular(path, missing_ok=missing_ok)
+    data = _read_regular(path, missing_ok=missing_ok)
     return JsonnetFile() if data is None else parse(data, str(path), trust=Trust.TOP)
 
 
-def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
-    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_BYTES`.
+def _read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of at most :data:`_MAX_BYTES`.
 
     Opened without blocking and checked with ``fstat`` before reading, so a FIFO, a device or
     a directory is refused at once instead of hanging or reading forever. A committed link
@@ -377,7 +376,7 @@ def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
     """
     _refuse_outside_link(path)
     try:
-        return safefs.read_file(path, limit=MAX_BYTES)
+        return safefs.read_file(path, limit=_MAX_BYTES)
     except FileNotFoundError:
         if missing_ok:
             return None
@@ -388,7 +387,7 @@ def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
         raise ConfigError(f"{path}: not a regular file") from None
     except OSError as exc:
         if exc.errno == errno.EFBIG:
-            raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB") from None
+            raise ConfigError(f"{path}: larger than {_MAX_BYTES >> 20} MiB") from None
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
@@ -425,7 +424,7 @@ def _dependency_json(dep: Dependency) -> dict[str, object]:
         obj["sum"] = dep.sum
     if dep.single:
         obj["single"] = True
-    override = dep.without_default_override().legacy_name_override
+    override = dep._without_default_override().legacy_name_override
     if override:
         obj["name"] = override
     return obj
@@ -433,7 +432,7 @@ def _dependency_json(dep: Dependency) -> dict[str, object]:
 
 def normalized(jf: JsonnetFile, *, lock: bool) -> JsonnetFile:
     """What :func:`dumps` writes, as a model: default overrides dropped, locks not legacy."""
-    deps = tuple(d.without_default_override() for d in jf.dependencies)
+    deps = tuple(d._without_default_override() for d in jf.dependencies)
     return JsonnetFile(deps, False if lock else jf.legacy_imports)
 
 

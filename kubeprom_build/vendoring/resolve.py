@@ -20,7 +20,7 @@ from kubeprom_build.vendoring.jsonnetfile import Dependency, JsonnetFile
 
 log = logging.getLogger("kpb")
 
-ROOT = "jsonnetfile.json"
+_ROOT = "jsonnetfile.json"
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def resolve(
 ) -> Resolution:
     """Resolve ``direct`` against ``lock`` (minus entries the command wants re-resolved)."""
     state = _State(fetcher, {d.name: d for d in lock.dependencies}, upstream_pins)
-    result = _ensure(direct, ROOT, state, {})
+    result = _ensure(direct, _ROOT, state, {})
     for conflict in state.conflicts:
         log.warning("%s", conflict.message())
     return Resolution(tuple(result), tuple(state.fetched), tuple(state.conflicts))
