@@ -1,4 +1,4 @@
-"""Orchestrates vendoring: ``init``, ``install``, ``vendor``, ``update`` and ``verify``.
+"""Orchestrates vendoring: ``install``, ``vendor``, ``update`` and ``verify``.
 
 Each command decides which lock entries to keep, then :func:`_run` does one transaction under
 the project lock: resolve through a :class:`~kubeprom_build.vendoring.stager.Stager`, publish
@@ -28,8 +28,6 @@ from kubeprom_build.vendoring.stager import Progress as Progress
 from kubeprom_build.vendoring.stager import Stager
 from kubeprom_build.vendoring.vendortree import Layout
 from kubeprom_build.vendoring.vendortree import Problem as Problem
-
-LOCK_NAME = jsonnetfile.LOCK_FILE
 
 
 def _ignore(_event: Event) -> None:
@@ -80,15 +78,6 @@ class Outcome:
 
 
 # --------------------------------------------------------------------------- commands
-
-
-def init(project: Path) -> Path:
-    """Write an empty v1 jsonnetfile.json, as ``jb init`` does; refuse to overwrite one."""
-    path = project / jsonnetfile.FILE
-    if path.exists():
-        raise ConfigError(f"{path} already exists")
-    fsutil.atomic_write_bytes(path, jsonnetfile.dumps(JsonnetFile(), lock=False))
-    return path
 
 
 def vendor(opts: Options) -> Outcome:
@@ -168,7 +157,7 @@ def package_names(project: Path) -> list[str]:
     For shell completion, which must never fail.
     """
     names: set[str] = set()
-    for name in (jsonnetfile.FILE, LOCK_NAME):
+    for name in (jsonnetfile.FILE, jsonnetfile.LOCK_FILE):
         with contextlib.suppress(KpbError):
             names.update(jsonnetfile.load(project / name, missing_ok=True).names())
     return sorted(names)
@@ -184,10 +173,10 @@ def declared_names(project: Path) -> frozenset[str] | None:
 
     For error hints only, so an unreadable file contributes nothing instead of failing.
     """
-    if not any((project / name).is_file() for name in (jsonnetfile.FILE, LOCK_NAME)):
+    if not any((project / name).is_file() for name in (jsonnetfile.FILE, jsonnetfile.LOCK_FILE)):
         return None
     names: set[str] = set()
-    for name in (LOCK_NAME, jsonnetfile.FILE):
+    for name in (jsonnetfile.LOCK_FILE, jsonnetfile.FILE):
         try:
             listed = jsonnetfile.load(project / name, missing_ok=True)
         except KpbError:
@@ -199,7 +188,7 @@ def declared_names(project: Path) -> frozenset[str] | None:
 
 def _load(opts: Options) -> tuple[JsonnetFile, JsonnetFile]:
     jf = jsonnetfile.load(opts.project / jsonnetfile.FILE, missing_ok=False)
-    lock = jsonnetfile.load(opts.project / LOCK_NAME, missing_ok=True)
+    lock = jsonnetfile.load(opts.project / jsonnetfile.LOCK_FILE, missing_ok=True)
     return jf, lock
 
 
@@ -251,7 +240,9 @@ def _run(
             vendorrecord.save(opts.project, opts.vendor_dir, new_key, new_records, seal)
         if write_jsonnetfile:
             jsonnetfile.save_if_changed(opts.project / jsonnetfile.FILE, jf, lock=False)
-        wrote_lock = jsonnetfile.save_if_changed(opts.project / LOCK_NAME, new_lock, lock=True)
+        wrote_lock = jsonnetfile.save_if_changed(
+            opts.project / jsonnetfile.LOCK_FILE, new_lock, lock=True
+        )
     return Outcome(
         lock=result.lock,
         fetched=tuple(stager.staged),

@@ -47,7 +47,6 @@ EventKind = Literal["resolving", "fetching", "fetched", "cached", "linked", "rem
 # jb downloads GitHub tarballs by the sha ls-remote reports (a tag object for annotated tags)
 # and locks that; for every other remote it checks out with git and locks the commit.
 _GITHUB_FAST_PATH = re.compile(r"^(https|ssh)://github\.com/.+")
-LOCK_NAME = jsonnetfile.LOCK_FILE
 log = logging.getLogger("kpb")
 
 
@@ -328,14 +327,16 @@ class Stager:
         else:
             package = self.layout.package(dep)
             directory = package if _is_real_dir(package) else None
-        shown = f"{dep.name}/{LOCK_NAME}"
-        data = _read_package_file(directory, LOCK_NAME, shown) if directory else None
+        shown = f"{dep.name}/{jsonnetfile.LOCK_FILE}"
+        data = _read_package_file(directory, jsonnetfile.LOCK_FILE, shown) if directory else None
         if data is not None:
             return jsonnetfile.parse_pins(data, shown)
-        data = self.cache.read_file(dep.source.remote, dep.version, LOCK_NAME)
+        data = self.cache.read_file(dep.source.remote, dep.version, jsonnetfile.LOCK_FILE)
         if data is None:
             return None
-        return jsonnetfile.parse_pins(data, f"{dep.source.remote}@{dep.version}:{LOCK_NAME}")
+        return jsonnetfile.parse_pins(
+            data, f"{dep.source.remote}@{dep.version}:{jsonnetfile.LOCK_FILE}"
+        )
 
     # ------------------------------------------------------------------ the end of a run
 
