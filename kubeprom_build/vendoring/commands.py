@@ -21,7 +21,7 @@ from kubeprom_build.errors import ConfigError, GitError, KpbError
 from kubeprom_build.vendoring import git, jsonnetfile, packageuri, uri, vendorrecord, vendortree
 from kubeprom_build.vendoring.cache import GitCache, record_seal
 from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
-from kubeprom_build.vendoring.resolve import Conflict, Resolution, resolve
+from kubeprom_build.vendoring.resolve import Resolution, resolve
 from kubeprom_build.vendoring.stager import Event as Event
 from kubeprom_build.vendoring.stager import EventKind as EventKind
 from kubeprom_build.vendoring.stager import Progress as Progress
@@ -72,7 +72,6 @@ class Outcome:
     lock: tuple[Dependency, ...]
     fetched: tuple[str, ...]
     removed: tuple[str, ...]
-    conflicts: tuple[Conflict, ...]
     changes: tuple[Change, ...]
     wrote_lock: bool
 
@@ -247,7 +246,6 @@ def _run(
         lock=result.lock,
         fetched=tuple(stager.staged),
         removed=removed,
-        conflicts=result.conflicts,
         changes=_changes(old, result.lock),
         wrote_lock=wrote_lock,
     )

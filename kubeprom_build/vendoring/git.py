@@ -294,10 +294,9 @@ def check_ref(ref: str) -> str:
 
 @dataclass(frozen=True)
 class Result:
-    """What a finished git command printed."""
+    """What a finished git command printed on stdout (its stderr matters only on failure)."""
 
     stdout: bytes
-    stderr: str
 
 
 def run(
@@ -344,7 +343,7 @@ def run(
         if remote and not offline and _NETWORK_FAILURE.search(text):
             detail += f"; {_NETWORK_HINT}"
         raise GitError(f"{what}: {detail}")
-    return Result(bytes(out), text)
+    return Result(bytes(out))
 
 
 def _speed_limit(seconds: float, offline: bool) -> list[str]:
