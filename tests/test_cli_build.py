@@ -16,20 +16,16 @@ from pathlib import Path
 import pytest
 
 from kubeprom_build import fsutil
-from kubeprom_build.cli import run
 from kubeprom_build.rendering import buildstate, manifests
 from kubeprom_build.rendering import pipeline as build
 from kubeprom_build.rendering.engine import get_engine
 from tests.helpers import projects
+from tests.helpers.cli import kpb
 from tests.helpers.disks import tiny_tmpfs
 from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir
 
 ENGINES = ["rs", "go", "cpp"]
 SECRET = "correct-horse-battery-staple"
-
-
-def kpb(root: Path, *args: str) -> int:
-    return run(["-C", str(root), *args])
 
 
 def tree(root: Path, env: str = "dev") -> dict[str, bytes | None]:

@@ -32,14 +32,9 @@ KPB = [sys.executable, "-m", "kubeprom_build"]
 
 
 @pytest.fixture
-def project(tmp_path: Path, world: World) -> Path:
-    """A project whose one good dependency is already vendored (so there is state to keep)."""
-    path = tmp_path / "project"
-    path.mkdir()
-    world.remote("org/good", {"g.libsonnet": "{}\n"})
-    write_jsonnetfile(path, [git_dep(World.url("org/good"))])
-    assert run(["-C", str(path), "vendor"]) == 0
-    return path
+def project(vendored_project: Path) -> Path:
+    """Every test here starts from a vendored project: there is state to keep."""
+    return vendored_project
 
 
 def _add_dep(project: Path, dep: dict[str, object]) -> None:

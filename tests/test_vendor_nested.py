@@ -28,24 +28,13 @@ from typing import Any
 
 import pytest
 
-from kubeprom_build.cli import run
+from tests.helpers.cli import kpb
 from tests.helpers.gitrepos import Remote, World, git_dep, snapshot
 
 MIXIN = "github.com/kubernetes-monitoring/kubernetes-mixin"
 PROMGRAFONNET = f"{MIXIN}/lib/promgrafonnet"
 MIXIN_URL = "https://github.com/kubernetes-monitoring/kubernetes-mixin"
 FORK_URL = "ssh://git@github.com/kubernetes-monitoring/kubernetes-mixin.git"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
-
-
-def kpb(project: Path, *args: str) -> int:
-    return run(["-C", str(project), *args])
 
 
 # --------------------------------------------------------------------------- jb, independently

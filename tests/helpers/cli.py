@@ -1,11 +1,30 @@
-"""Running the real ``kpb`` command in-process and checking how it refuses input."""
+"""Running the real ``kpb`` command (in-process or as a child) and checking how it refuses input."""
 
 from __future__ import annotations
+
+import resource
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from kubeprom_build.cli import run
 from kubeprom_build.errors import EXIT_INPUT
+
+
+def kpb(project: Path, *args: str) -> int:
+    """``kpb -C PROJECT ARGS...`` in this process; returns the exit code."""
+    return run(["-C", str(project), *args])
+
+
+def memory_limit(limit: int = 2 << 30) -> Callable[[], None]:
+    """A ``preexec_fn`` capping a child kpb's address space at ``limit`` bytes, so an
+    unbounded read fails in the child instead of exhausting the machine."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
 
 
 def refusal(args: list[str], capsys: pytest.CaptureFixture[str], *, absent: str = "") -> str:
