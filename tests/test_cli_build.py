@@ -249,6 +249,9 @@ def _no_stray_processes() -> Iterator[None]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def test_console_script_builds(project: Path) -> None:

@@ -238,6 +238,8 @@ def test_killed_update_leaves_old_lock_and_packages(
     time.sleep(0.3)  # the fast package is fetched and staged meanwhile
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert proc.stderr is not None
+    proc.stderr.close()
     assert _state(project) == before
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(world.config()))
     assert run(["-C", str(project), "vendor", "--verify"]) == 0
