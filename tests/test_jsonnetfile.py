@@ -1,4 +1,4 @@
-"""jsonnetfile/lock parsing and byte-exact writing as jb does it (jb-compat §1, §2, §6, §8)."""
+"""jsonnetfile/lock parsing and byte-exact writing as jb (v0.6.0) does it."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Teams switch from jb to kpb only if the files come out byte-identical, so :func:`dumps` copies
 Go's ``json.MarshalIndent`` output (key order, escaping, sorting) and :func:`parse` converts v0
-exactly as jb does (jb-compat §1, §2, §6). Because these files can come from any vendored
+exactly as jb v0.6.0 does. Because these files can come from any vendored
 package, :func:`parse` also refuses every value that could make git run a program or make a
 path leave ``vendor/``, naming the file and the field; how much a file may ask for depends on
 who wrote it (:class:`Trust`).
@@ -117,7 +117,7 @@ Source = GitSource | LocalSource
 
 @dataclass(frozen=True)
 class Dependency:
-    """One entry of a jsonnetfile or lock (jb-compat §1.1)."""
+    """One entry of a jsonnetfile or lock: its source, version, sum, ``single`` and ``name``."""
 
     source: Source
     version: str = ""
@@ -127,12 +127,12 @@ class Dependency:
 
     @property
     def name(self) -> str:
-        """The vendor path and lock key (jb-compat §2)."""
+        """The vendor path and lock key: ``HOST/USER/REPO[/SUBDIR]``, or a local folder's name."""
         return self.source.name
 
     @property
     def legacy_name(self) -> str:
-        """The ``vendor/<legacy name>`` symlink name: the override, else the default (§6)."""
+        """The ``vendor/<legacy name>`` symlink name: the ``name`` override, else the default."""
         return self.legacy_name_override or self.source._default_legacy_name
 
     @property
@@ -246,7 +246,8 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse(data: bytes, origin: str, *, trust: Trust) -> JsonnetFile:
-    """Read a v0 or v1 jsonnetfile/lock; v0 is converted to v1 as jb converts it (§1.1).
+    """Read a v0 or v1 jsonnetfile/lock; v0 is converted to v1 as jb converts it (each ``name``
+    becomes the legacy-name override, subdirs are cleaned, ``legacyImports`` is on).
 
     ``trust`` says who wrote the file (:class:`Trust`); it has no default so that no caller
     can forget that a file from a package is not the user's.
@@ -454,7 +455,7 @@ def dumps(jf: JsonnetFile, *, lock: bool) -> bytes:
 
 
 def save_if_changed(path: Path, jf: JsonnetFile, *, lock: bool) -> bool:
-    """Write ``jf`` unless the file already parses to the same model, in the same order (§1.2).
+    """Write ``jf`` unless the file already parses to the same model, in the same order.
 
     Like jb, a file that means the same but is formatted differently is left alone, and a
     file whose dependency order or redundant ``name`` fields differ is rewritten (sorted and

@@ -1,4 +1,4 @@
-"""jb's resolution (``Ensure``, jb-compat §5) as pure logic over a :class:`Fetcher`.
+"""jb's resolution (its ``Ensure``) as pure logic over a :class:`Fetcher`.
 
 The rules are jb's, so a lock written by kpb equals the one jb would write: a locked entry
 always wins; otherwise the first resolution wins, breadth-first within one jsonnetfile and

@@ -1,4 +1,4 @@
-"""Package URIs and git remotes the way jsonnet-bundler reads them (jb-compat §2).
+"""Package URIs and git remotes the way jsonnet-bundler (v0.6.0) reads them.
 
 jb derives three things from a remote: the vendor path (``HOST/USER/REPO``), the canonical remote
 it writes back (``https://HOST/USER/REPO.git`` or ``ssh://git@HOST/USER/REPO.git``) and the

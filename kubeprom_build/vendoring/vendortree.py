@@ -1,7 +1,7 @@
 """The vendor/ directory itself: where packages live, jb's clean-up, and ``verify``.
 
 Everything here works on the tree alone (no git, no network), so the operations above can
-call it under their project lock and the clean-up stays byte-for-byte jb's §5: prune unknown
+call it under their project lock and the clean-up stays byte-for-byte jb's: prune unknown
 directories, drop stray symlinks, (re)create legacy import links.
 """
 
@@ -113,7 +113,8 @@ def clean(
     legacy_imports: bool,
     on_removed: Callable[[str], None],
 ) -> tuple[str, ...]:
-    """jb §5 clean-up: prune unknown dirs, drop stray symlinks, (re)create legacy links."""
+    """jb's clean-up after resolving: prune unknown dirs, drop stray symlinks, (re)create legacy
+    links."""
     if not vendor_dir.is_dir():
         return ()
     links = _legacy_links(lock) if legacy_imports else {}
