@@ -20,6 +20,7 @@ import pytest
 
 from kubeprom_build import fsutil
 from kubeprom_build.cli import run
+from tests.helpers.cli import killed_when
 from tests.helpers.gitrepos import (
     World,
     git_dep,
@@ -320,25 +321,6 @@ def test_two_projects_share_the_cache_concurrently(world: World, tmp_path: Path)
 _FILLER = {f"f{i:04}.libsonnet": "{}\n" for i in range(400)}
 
 
-def _update_killed_when(project: Path, seen: Callable[[], bool]) -> bool:
-    """Start ``kpb update`` and SIGKILL it as soon as ``seen()`` holds; False if it ended first."""
-    proc = subprocess.Popen(
-        [*KPB, "-C", str(project), "update"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
-            if seen():
-                proc.send_signal(signal.SIGKILL)
-                return True
-            time.sleep(0.001)
-        return False
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-
-
 @pytest.mark.slow
 def test_kill_at_any_moment_leaves_every_package_old_or_new(world: World, tmp_path: Path) -> None:
     """SIGKILL ``kpb update`` at three observed moments: while it stages (nothing published
@@ -348,12 +330,10 @@ def test_kill_at_any_moment_leaves_every_package_old_or_new(world: World, tmp_pa
     project = tmp_path / "project"
     project.mkdir()
     names = [f"lib{i}" for i in range(6)]
-    remotes = {
-        n: world.remote(
-            f"org/{n}", {f"{n}/{f}": t for f, t in _FILLER.items()} | {f"{n}/a.libsonnet": "old"}
-        )
-        for n in names
-    }
+    remotes = {}
+    for n in names:
+        content: dict[str, str | bytes | None] = {f"{n}/{f}": t for f, t in _FILLER.items()}
+        remotes[n] = world.remote(f"org/{n}", content | {f"{n}/a.libsonnet": "old"})
     old_shas = {n: r.head() for n, r in remotes.items()}
     write_jsonnetfile(project, [git_dep(World.url(f"org/{n}"), n) for n in names])
     assert run(["-C", str(project), "vendor"]) == 0
@@ -405,7 +385,7 @@ def test_kill_at_any_moment_leaves_every_package_old_or_new(world: World, tmp_pa
         for _attempt in range(5):
             assert (project / "jsonnetfile.lock.json").read_bytes() == old_lock
             assert new_ones() == 0 and not staging()
-            killed = _update_killed_when(project, seen)
+            killed = killed_when(project, seen, "update")
             new, pins = check_old_or_new()
             if moment != "before the lock":
                 assert pins == old_shas, moment  # only the last moment may find the lock done
