@@ -25,14 +25,16 @@ from kubeprom_build.errors import BusyError, ConfigError
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
-_TMP_MARK = ".kpb-tmp-"
+#: Marks every temporary file or directory kpb creates (``.<target>.kpb-tmp-*`` beside a target,
+#: ``vendor/.kpb-tmp-*`` for staged packages), so a killed run's leftovers are found and removed.
+STAGING_PREFIX = ".kpb-tmp-"
 _OLD_MARK = ".kpb-old-"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` via a temp file and ``os.replace``: readers never see a torn file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TMP_MARK}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{STAGING_PREFIX}", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -49,7 +51,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def staging_dir(target: Path) -> Path:
     """Create an empty sibling directory of ``target`` to build its replacement in."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}{_TMP_MARK}", dir=target.parent))
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}{STAGING_PREFIX}", dir=target.parent))
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -100,7 +102,7 @@ def recover_dir(target: Path) -> None:
                 os.rename(entry, target)
             else:
                 remove_tree(entry)
-        elif name.startswith(f".{target.name}{_TMP_MARK}"):
+        elif name.startswith(f".{target.name}{STAGING_PREFIX}"):
             remove_tree(entry)
 
 

@@ -1,4 +1,5 @@
-"""Test-wide isolation: no user git config, a private kpb cache, stable commit hashes."""
+"""Test-wide isolation (no user git config, a private kpb cache, stable commit hashes) and the
+fixtures several test modules share."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.gitrepos import World, github_world
+from kubeprom_build.cli import run
+from tests.helpers.gitrepos import World, git_dep, github_world, write_jsonnetfile
 
 
 @pytest.fixture(autouse=True)
@@ -42,4 +44,24 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (path / ".ssh").mkdir(parents=True)
     (path / ".ssh" / "known_hosts").write_text("github.com ssh-ed25519 AAAA\n")
     monkeypatch.setenv("HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory (a module whose tests need more overrides this fixture)."""
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def vendored_project(tmp_path: Path, world: World, home: Path) -> Path:
+    """A project with one GitHub-like dependency (``org/good``) vendored and locked: the state
+    a failing run must leave as it was. HOME is the fake ``home``, which attacks aim at."""
+    path = tmp_path / "project"
+    path.mkdir()
+    world.remote("org/good", {"g.libsonnet": "{}\n", "sub/x.libsonnet": "{}\n"})
+    write_jsonnetfile(path, [git_dep(World.url("org/good"))])
+    assert run(["-C", str(path), "vendor"]) == 0
     return path

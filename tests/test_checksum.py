@@ -1,4 +1,4 @@
-"""Package sums must equal jb's hashDir bit for bit (jb-compat §3).
+"""Package sums must equal jb's hashDir bit for bit.
 
 Expected values are computed here from the spec by hand-listing file contents in the order
 Go's filepath.Walk visits them, never by calling the code under test.

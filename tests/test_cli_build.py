@@ -16,21 +16,17 @@ from pathlib import Path
 import pytest
 
 from kubeprom_build import fsutil, rendering
-from kubeprom_build.cli import run
 from kubeprom_build.cli.app import click_command
 from kubeprom_build.rendering import buildstate, manifests
 from kubeprom_build.rendering import pipeline as build
 from kubeprom_build.rendering.engine import get_engine
 from tests.helpers import projects
+from tests.helpers.cli import kpb
 from tests.helpers.disks import tiny_tmpfs
 from tests.helpers.realworld import SKIP_REASON, kube_prometheus_dir
 
 ENGINES = ["rs", "go", "cpp"]
 SECRET = "correct-horse-battery-staple"
-
-
-def kpb(root: Path, *args: str) -> int:
-    return run(["-C", str(root), *args])
 
 
 def tree(root: Path, env: str = "dev") -> dict[str, bytes | None]:
@@ -137,10 +133,10 @@ def test_check_json_lists_changes(project: Path, capsys: pytest.CaptureFixture[s
     [
         ("{ a: ", "environments/dev.jsonnet:1"),
         ("{ a: { b: error 'kaputt' } }", "kaputt"),
-        ("[1, 2]", "output must be an object"),
+        ("[1, 2]", "file names to manifests, got an array"),
         ("{ '../x': {} }", "output key '../x'"),
         ("{ a: {}, A: {} }", "differ only in case"),
-        ("{ a: [1] }", "key 'a' must be an object"),
+        ("{ a: [1] }", "key 'a' must be an object (a Kubernetes object or a List), got an array"),
         ("{ a: { s: 'x\u2028y' } }", "key 'a' at s"),
         ("import '../../outside.libsonnet'", "outside the project's repository"),
         ("{ a: { v: std.extVar('missing_thing') } }", "external variable 'missing_thing'"),
@@ -306,6 +302,9 @@ def _no_stray_processes() -> Iterator[None]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def test_console_script_builds(project: Path) -> None:

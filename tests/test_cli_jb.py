@@ -17,13 +17,6 @@ from tests.helpers.gitrepos import World, git_dep, snapshot, write_jsonnetfile
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
-
-
 def locked(project: Path) -> dict[str, str]:
     data = json.loads((project / "jsonnetfile.lock.json").read_text())
     return {

@@ -15,6 +15,7 @@ import pytest
 
 from kubeprom_build.cli import run
 from kubeprom_build.vendoring.checksum import dir_sum
+from tests.helpers.cli import kpb
 from tests.helpers.gitrepos import (
     World,
     git_dep,
@@ -24,17 +25,6 @@ from tests.helpers.gitrepos import (
     write_jsonnetfile,
 )
 from tests.helpers.realworld import SKIP_REASON, mirrors_dir
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
-
-
-def kpb(project: Path, *args: str) -> int:
-    return run(["-C", str(project), *args])
 
 
 def lock_of(project: Path) -> dict[str, dict[str, object]]:

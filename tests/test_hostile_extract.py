@@ -27,7 +27,6 @@ from tests.helpers.gitrepos import (
     git_dep,
     local_dep,
     snapshot,
-    write_jsonnetfile,
 )
 
 KPB = [sys.executable, "-m", "kubeprom_build"]
@@ -79,14 +78,9 @@ def _publish(world: World, entries: list[Entry], slug: str = "org/evil") -> None
 
 
 @pytest.fixture
-def project(tmp_path: Path, world: World, home: Path) -> Path:
-    """A project with one good package already vendored, so there is state to keep."""
-    path = tmp_path / "project"
-    path.mkdir()
-    world.remote("org/good", {"g.libsonnet": "{}\n"})
-    write_jsonnetfile(path, [git_dep(World.url("org/good"))])
-    assert run(["-C", str(path), "vendor"]) == 0
-    return path
+def project(vendored_project: Path) -> Path:
+    """Every test here starts from a vendored project: there is state to keep."""
+    return vendored_project
 
 
 def _add_evil(project: Path, subdir: str = "") -> None:

@@ -39,14 +39,9 @@ def secret(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def project(tmp_path: Path, world: World, home: Path) -> Path:
-    """A project with one good dependency already vendored (so there is state to keep)."""
-    path = tmp_path / "project"
-    path.mkdir()
-    world.remote("org/good", {"g.libsonnet": "{}\n", "sub/x.libsonnet": "{}\n"})
-    write_jsonnetfile(path, [git_dep(World.url("org/good"))])
-    assert run(["-C", str(path), "vendor"]) == 0
-    return path
+def project(vendored_project: Path) -> Path:
+    """Every test here starts from a vendored project: there is state to keep."""
+    return vendored_project
 
 
 def _outer(world: World, deps: list[dict[str, Any]]) -> None:

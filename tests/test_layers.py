@@ -18,13 +18,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kubeprom_build"
 HALVES = ("vendoring", "rendering", "validation")
-FOUNDATIONS = {"__init__", "errors", "safefs", "fsutil"}
+FOUNDATIONS = {"__init__", "errors", "jsonvalues", "safefs", "fsutil"}
 
 #: Module (dotted, relative to kubeprom_build; a package stands for its __init__) → layer.
 LAYERS: dict[str, int] = {
     # foundations, shared by both halves
     "__init__": 0,
     "errors": 0,
+    "jsonvalues": 0,
     "safefs": 0,
     "fsutil": 1,
     # vendoring: remote naming up to the transaction
@@ -44,11 +45,11 @@ LAYERS: dict[str, int] = {
     # rendering: engines and emitters up to the pipeline
     "rendering.redaction": 2,
     "rendering.engine": 2,
-    "rendering.imports": 2,
     "rendering.yamlemit": 2,
     "rendering.buildstate": 2,
     "rendering.manifests": 2,
     "rendering.workers": 2,
+    "rendering.imports": 3,
     "rendering.extvars": 3,
     "rendering.outputs": 3,
     "rendering.engineerrors": 4,

@@ -64,13 +64,6 @@ def silent() -> Iterator[SilentServer]:
     server.close()
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
-
-
 def kpb(project: Path, *args: str, config: Path | None = None, **env: str) -> tuple[int, str]:
     """Run the real CLI in a subprocess; returns (exit code, stderr)."""
     environ = dict(os.environ, **env)

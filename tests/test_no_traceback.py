@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,16 +19,13 @@ from typing import Any
 import pytest
 
 from tests.helpers import projects
+from tests.helpers.cli import memory_limit
 from tests.helpers.disks import tiny_tmpfs
 from tests.helpers.gitrepos import World, git, git_dep, snapshot, write_jsonnetfile
 
 KPB = [sys.executable, "-m", "kubeprom_build"]
 DEEP = "[" * 100_000 + "]" * 100_000
 MEMORY_LIMIT = 3 << 30  # an unbounded read must hit this, not the machine
-
-
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 def kpb(project: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -40,7 +36,7 @@ def kpb(project: Path, *args: str, timeout: float = 60) -> subprocess.CompletedP
             capture_output=True,
             text=True,
             timeout=timeout,
-            preexec_fn=_limit_memory,
+            preexec_fn=memory_limit(MEMORY_LIMIT),
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -58,18 +54,6 @@ def assert_one_line_failure(proc: subprocess.CompletedProcess[str], *expected: s
     for part in expected:
         assert part in errors[0], errors[0]
     return errors[0]
-
-
-@pytest.fixture
-def vendored(tmp_path: Path, world: World, home: Path) -> Path:
-    """A project with one dependency vendored and locked: the state that must survive."""
-    path = tmp_path / "project"
-    path.mkdir()
-    world.remote("org/good", {"g.libsonnet": "{}\n"})
-    write_jsonnetfile(path, [git_dep(World.url("org/good"))])
-    done = kpb(path, "vendor")
-    assert done.returncode == 0, done.stderr
-    return path
 
 
 @pytest.fixture
@@ -155,11 +139,11 @@ FILE_CASES: dict[str, FileCase] = {
 
 @pytest.mark.parametrize("case", sorted(FILE_CASES))
 @pytest.mark.parametrize("command", ["vendor", "update"])
-def test_bad_project_file(case: str, command: str, vendored: Path, tmp_path: Path) -> None:
+def test_bad_project_file(case: str, command: str, vendored_project: Path, tmp_path: Path) -> None:
     setup, expected = FILE_CASES[case]
-    setup(vendored)
+    setup(vendored_project)
     before = snapshot(tmp_path)
-    assert_one_line_failure(kpb(vendored, command), *expected)
+    assert_one_line_failure(kpb(vendored_project, command), *expected)
     assert snapshot(tmp_path) == before
 
 
@@ -204,13 +188,15 @@ TREE_CASES: dict[str, Callable[[World], str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(TREE_CASES))
-def test_tree_git_cannot_archive(case: str, world: World, vendored: Path, tmp_path: Path) -> None:
+def test_tree_git_cannot_archive(
+    case: str, world: World, vendored_project: Path, tmp_path: Path
+) -> None:
     subdir = TREE_CASES[case](world)
-    data = json.loads((vendored / "jsonnetfile.json").read_text())
+    data = json.loads((vendored_project / "jsonnetfile.json").read_text())
     data["dependencies"].append(git_dep(World.url("org/gitlink"), subdir))
-    (vendored / "jsonnetfile.json").write_text(json.dumps(data))
+    (vendored_project / "jsonnetfile.json").write_text(json.dumps(data))
     before = snapshot(tmp_path)
-    assert_one_line_failure(kpb(vendored, "vendor"), "github.com/org/gitlink")
+    assert_one_line_failure(kpb(vendored_project, "vendor"), "github.com/org/gitlink")
     after = snapshot(tmp_path)
     assert {k: after.get(k) for k in before} == before, "only the cache may grow"
 

@@ -19,13 +19,6 @@ LONG = "prometheus-operator-with-a-very-long-organisation-name/kube-prometheus-j
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
-
-
 def diamond(world: World, project: Path) -> dict[str, str]:
     """The project needs a and the long-named package; both need c. Returns name -> head."""
     heads = {}

@@ -18,22 +18,14 @@ import pytest
 from kubeprom_build.cli import run
 from tests.helpers import projects
 from tests.helpers.cli import refusal
-from tests.helpers.gitrepos import World, git_dep, github_world, snapshot, write_jsonnetfile
+from tests.helpers.gitrepos import World, git_dep, snapshot
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    world = github_world(tmp_path, monkeypatch)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    path = tmp_path / "project"
-    path.mkdir()
-    world.remote("org/good", {"g.libsonnet": "{}\n"})
-    write_jsonnetfile(path, [git_dep(World.url("org/good"))])
-    assert run(["-C", str(path), "vendor"]) == 0
-    os.mkdir(path / os.fsdecode(b"\xff"))  # a directory with an undecodable name
-    return path
+def project(vendored_project: Path) -> Path:
+    """A vendored project holding a directory with an undecodable name."""
+    os.mkdir(vendored_project / os.fsdecode(b"\xff"))
+    return vendored_project
 
 
 def _one_line_refusal(

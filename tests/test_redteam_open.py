@@ -17,6 +17,7 @@ import pytest
 
 from kubeprom_build.cli import run
 from kubeprom_build.vendoring import checksum
+from tests.helpers.cli import memory_limit
 from tests.helpers.gitrepos import World, git, git_dep, github_world, write_jsonnetfile
 
 KPB = [sys.executable, "-m", "kubeprom_build"]
@@ -133,16 +134,10 @@ def test_a_stamp_naming_dev_zero_as_input_is_not_read(tmp_path: Path) -> None:
         text=True,
         timeout=60,
         check=False,
-        preexec_fn=_limit_memory,
+        preexec_fn=memory_limit(),
     )
     assert done.returncode == 0, done.stderr[-300:]
     assert "Traceback" not in done.stderr
-
-
-def _limit_memory() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
 
 def test_a_dotfiles_repository_at_home_is_not_the_import_boundary(

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from kubeprom_build.cli import run
-from tests.helpers.cli import refusal
-from tests.helpers.gitrepos import World, git_dep, github_world, snapshot, write_jsonnetfile
+from tests.helpers.cli import memory_limit, refusal
+from tests.helpers.gitrepos import snapshot
 
 KPB = [sys.executable, "-m", "kubeprom_build"]
 #: What the outside file holds: a value kpb would quote in its error if it parsed the file.
@@ -28,20 +28,12 @@ OUTSIDE = (
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A git project with one package vendored (and so a lock and a vendor record)."""
-    world = github_world(tmp_path, monkeypatch)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
+def project(vendored_project: Path, home: Path) -> Path:
+    """A git project with one package vendored (and so a lock and a vendor record), and a file
+    outside it, in HOME, that a linked project file could point at."""
     (home / "notes.json").write_bytes(OUTSIDE)
-    path = tmp_path / "project"
-    path.mkdir()
-    subprocess.run(["git", "init", "-q", str(path)], check=True)
-    world.remote("org/good", {"g.libsonnet": "{}\n"})
-    write_jsonnetfile(path, [git_dep(World.url("org/good"))])
-    assert run(["-C", str(path), "vendor"]) == 0
-    return path
+    subprocess.run(["git", "init", "-q", str(vendored_project)], check=True)
+    return vendored_project
 
 
 @pytest.mark.parametrize("name", ["jsonnetfile.json", "jsonnetfile.lock.json"])
@@ -85,15 +77,9 @@ def test_vendor_record_that_is_not_a_file_is_ignored(
         text=True,
         timeout=60,
         check=False,
-        preexec_fn=_limit_memory,
+        preexec_fn=memory_limit(),
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert record.is_file() and not record.is_symlink()  # a fresh record replaced it
     assert snapshot(tmp_path / "home") == home_before
-
-
-def _limit_memory() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))

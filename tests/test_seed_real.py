@@ -18,7 +18,7 @@ import pytest
 
 from kubeprom_build.cli import run
 from tests.helpers.realworld import SKIP_REASON, mirrors_dir
-from tests.helpers.seed import article_files
+from tests.helpers.seed import ARTICLE, article_files
 
 MIRRORS = mirrors_dir()
 SEED = MIRRORS / "kp-v0.3.0" if MIRRORS else None
@@ -105,7 +105,7 @@ def test_article_environments_build_like_jb_jsonnet_gojsontoyaml(
     assert MIRRORS is not None and SEED is not None
     article = article_files()
     if article is None:
-        pytest.skip("the seed article (../shared/seed) is not beside the repository")
+        pytest.skip(f"the seed article ({ARTICLE}) is not beside the repository")
     gojsontoyaml = _tool("gojsontoyaml")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(MIRRORS / "gitconfig"))
     jsonnetfile = {

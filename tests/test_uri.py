@@ -1,4 +1,4 @@
-"""Install arguments and remotes read the way jb reads them, and hostile ones refused (§2)."""
+"""Install arguments and remotes read the way jb reads them, and hostile ones refused."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import pytest
 
 from kubeprom_build import fsutil
 from kubeprom_build.cli import run
+from tests.helpers.cli import killed_when
 from tests.helpers.gitrepos import (
     World,
     git_dep,
@@ -32,14 +33,9 @@ KPB = [sys.executable, "-m", "kubeprom_build"]
 
 
 @pytest.fixture
-def project(tmp_path: Path, world: World) -> Path:
-    """A project whose one good dependency is already vendored (so there is state to keep)."""
-    path = tmp_path / "project"
-    path.mkdir()
-    world.remote("org/good", {"g.libsonnet": "{}\n"})
-    write_jsonnetfile(path, [git_dep(World.url("org/good"))])
-    assert run(["-C", str(path), "vendor"]) == 0
-    return path
+def project(vendored_project: Path) -> Path:
+    """Every test here starts from a vendored project: there is state to keep."""
+    return vendored_project
 
 
 def _add_dep(project: Path, dep: dict[str, object]) -> None:
@@ -243,6 +239,8 @@ def test_killed_update_leaves_old_lock_and_packages(
     time.sleep(0.3)  # the fast package is fetched and staged meanwhile
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert proc.stderr is not None
+    proc.stderr.close()
     assert _state(project) == before
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(world.config()))
     assert run(["-C", str(project), "vendor", "--verify"]) == 0
@@ -317,39 +315,90 @@ def test_two_projects_share_the_cache_concurrently(world: World, tmp_path: Path)
         assert run(["-C", str(project), "vendor", "--verify"]) == 0
 
 
+#: Files every package of the kill test holds besides a.libsonnet: replacing a package swaps
+#: it in with one rename and then deletes the old tree (about 6 ms for 400 files), so
+#: publishing six packages takes long enough to be caught half-way.
+_FILLER = {f"f{i:04}.libsonnet": "{}\n" for i in range(400)}
+
+
 @pytest.mark.slow
 def test_kill_at_any_moment_leaves_every_package_old_or_new(world: World, tmp_path: Path) -> None:
-    from kubeprom_build.vendoring.checksum import dir_sum
-
+    """SIGKILL ``kpb update`` at three observed moments: while it stages (nothing published
+    yet), half-way through publishing (some packages new, some old) and after the last
+    package but before the lock. Each time every package is exactly its old or its new tree,
+    the lock is written last, and the next ``kpb vendor`` repairs the rest."""
     project = tmp_path / "project"
     project.mkdir()
     names = [f"lib{i}" for i in range(6)]
-    remotes = [world.remote(f"org/{n}", {f"{n}/a.libsonnet": "old"}) for n in names]
+    remotes = {}
+    for n in names:
+        content: dict[str, str | bytes | None] = {f"{n}/{f}": t for f, t in _FILLER.items()}
+        remotes[n] = world.remote(f"org/{n}", content | {f"{n}/a.libsonnet": "old"})
+    old_shas = {n: r.head() for n, r in remotes.items()}
     write_jsonnetfile(project, [git_dep(World.url(f"org/{n}"), n) for n in names])
     assert run(["-C", str(project), "vendor"]) == 0
     old_lock = (project / "jsonnetfile.lock.json").read_bytes()
-    old_sums = {n: dir_sum(project / f"vendor/github.com/org/{n}/{n}") for n in names}
-    for remote, name in zip(remotes, names, strict=True):
-        remote.commit({f"{name}/a.libsonnet": "new", f"{name}/b.libsonnet": "new"})
-    outcomes = set()
-    for delay in (0.05, 0.3, 0.6, 0.9, 1.2, 1.6):
-        proc = subprocess.Popen([*KPB, "-C", str(project), "update"], stderr=subprocess.PIPE)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        lock = (project / "jsonnetfile.lock.json").read_bytes()
-        outcomes.add(lock == old_lock)
-        for name in names:
-            package = project / f"vendor/github.com/org/{name}/{name}"
+    new_shas = {
+        n: r.commit({f"{n}/a.libsonnet": "new", f"{n}/b.libsonnet": "new"})
+        for n, r in remotes.items()
+    }
+    vendor = project / "vendor"
+    packages = {n: vendor / f"github.com/org/{n}/{n}" for n in names}
+
+    def new_ones() -> int:
+        return sum((packages[n] / "b.libsonnet").exists() for n in names)
+
+    def staging() -> bool:
+        return any(e.name.startswith(fsutil.STAGING_PREFIX) for e in vendor.iterdir())
+
+    def check_old_or_new() -> tuple[int, dict[str, str]]:
+        """Every package is wholly old or new; returns how many are new and the lock's pins."""
+        new = 0
+        for name, package in packages.items():
             files = sorted(p.name for p in package.iterdir())
-            assert files in (["a.libsonnet"], ["a.libsonnet", "b.libsonnet"]), (delay, files)
-            expected = "new" if len(files) == 2 else "old"
-            assert (package / "a.libsonnet").read_text() == expected  # never half-written
-            if lock == old_lock:
-                continue
-            assert dir_sum(package) != old_sums[name]  # a new lock is written last
-        if lock != old_lock:
-            break
-    assert run(["-C", str(project), "vendor"]) == 0
+            is_new = "b.libsonnet" in files
+            expected = sorted([*_FILLER, "a.libsonnet", *(["b.libsonnet"] if is_new else [])])
+            assert files == expected, name
+            assert (package / "a.libsonnet").read_text() == ("new" if is_new else "old"), name
+            new += is_new
+        lock = json.loads((project / "jsonnetfile.lock.json").read_text())
+        pins = {d["source"]["git"]["subdir"]: d["version"] for d in lock["dependencies"]}
+        assert pins in (old_shas, new_shas)  # one write: never a mix of old and new pins
+        if pins == new_shas:
+            assert new == len(names)  # the lock is written last
+        return new, pins
+
+    def lock_unchanged() -> bool:
+        return (project / "jsonnetfile.lock.json").read_bytes() == old_lock
+
+    everything = len(names)
+    moments: list[tuple[str, Callable[[], bool], Callable[[int], bool]]] = [
+        ("while staging", lambda: staging() and new_ones() == 0, lambda new: new == 0),
+        ("half-way", lambda: 0 < new_ones() < everything, lambda new: 0 < new < everything),
+        (
+            "before the lock",
+            lambda: new_ones() == everything and lock_unchanged(),
+            lambda new: new == everything and lock_unchanged(),
+        ),
+    ]
+    for moment, seen, landed in moments:
+        for _attempt in range(5):
+            assert (project / "jsonnetfile.lock.json").read_bytes() == old_lock
+            assert new_ones() == 0 and not staging()
+            killed = killed_when(project, seen, "update")
+            new, pins = check_old_or_new()
+            if moment != "before the lock":
+                assert pins == old_shas, moment  # only the last moment may find the lock done
+            hit = killed and landed(new)
+            assert run(["-C", str(project), "vendor"]) == 0  # back to what the lock pins
+            assert run(["-C", str(project), "vendor", "--verify"]) == 0
+            if pins == new_shas:
+                (project / "jsonnetfile.lock.json").write_bytes(old_lock)
+                assert run(["-C", str(project), "vendor"]) == 0
+            if hit:
+                break
+        else:
+            pytest.fail(f"five runs of 'kpb update' were never killed {moment}")
+    assert run(["-C", str(project), "update"]) == 0
+    assert check_old_or_new() == (len(names), new_shas)
     assert run(["-C", str(project), "vendor", "--verify"]) == 0
-    assert True in outcomes  # at least one kill landed before the lock was replaced

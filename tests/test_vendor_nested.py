@@ -13,39 +13,27 @@ grafana-builder, legacy ``name``s, and kubernetes-mixin next to its own lib/prom
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubeprom_build.cli import run
+from tests.helpers.cli import killed_when, kpb
 from tests.helpers.gitrepos import Remote, World, git_dep, snapshot
 
 MIXIN = "github.com/kubernetes-monitoring/kubernetes-mixin"
 PROMGRAFONNET = f"{MIXIN}/lib/promgrafonnet"
 MIXIN_URL = "https://github.com/kubernetes-monitoring/kubernetes-mixin"
 FORK_URL = "ssh://git@github.com/kubernetes-monitoring/kubernetes-mixin.git"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
-
-
-def kpb(project: Path, *args: str) -> int:
-    return run(["-C", str(project), *args])
 
 
 # --------------------------------------------------------------------------- jb, independently
@@ -587,21 +575,37 @@ def test_kill_at_any_moment_leaves_the_nested_pair_old_or_new(
     jb_vendor(pkgs, expected, {}, tmp_path / "scratch2")
     new_tree = files(expected / MIXIN)
     assert old_tree != new_tree
-    seen: set[bool] = set()
-    for delay in (0.05, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3, 1.7):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kubeprom_build", "-C", str(project), "update"],
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        tree = files(project / "vendor" / MIXIN)
-        assert tree in (old_tree, new_tree), delay
-        seen.add(tree == new_tree)
-        if tree == new_tree:
-            break
-    assert False in seen  # at least one kill landed before the publish
+    vendor = project / "vendor"
+    lock = (project / "jsonnetfile.lock.json").read_bytes()
+
+    def outer_is_new() -> bool:
+        with contextlib.suppress(OSError):
+            return b"version: 3" in (vendor / MIXIN / "mixin.libsonnet").read_bytes()
+        return False
+
+    def staging() -> bool:
+        return any(e.name.startswith(".kpb-tmp-") for e in vendor.iterdir())
+
+    # Killed while the pair is staged, the old pair stays; killed as soon as the outer package
+    # is new, the inner one must be new too (it moved inside the outer one's rename).
+    moments: dict[str, tuple[Callable[[], bool], dict[str, bytes | str]]] = {
+        "while staging": (lambda: staging() and not outer_is_new(), old_tree),
+        "as the outer is published": (outer_is_new, new_tree),
+    }
+    for moment, (seen, then) in moments.items():
+        for _attempt in range(5):
+            assert files(vendor / MIXIN) == old_tree and not staging()
+            hit = killed_when(project, seen, "update")
+            tree = files(vendor / MIXIN)
+            assert tree in (old_tree, new_tree), moment  # never a torn pair
+            landed = hit and tree == then
+            if (project / "jsonnetfile.lock.json").read_bytes() != lock:
+                (project / "jsonnetfile.lock.json").write_bytes(lock)
+            assert kpb(project, "vendor") == 0  # back to the old pair
+            if landed:
+                break
+        else:
+            pytest.fail(f"five runs of 'kpb update' were never killed {moment}")
     assert kpb(project, "update") == 0
     assert files(project / "vendor" / MIXIN) == new_tree
     assert kpb(project, "vendor", "--verify") == 0

@@ -1,4 +1,4 @@
-"""The YAML emitter against real gojsontoyaml output and go-yaml's rules (yaml-contract.md)."""
+"""The YAML emitter against real gojsontoyaml output and go-yaml's rules."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_sort_is_deterministic_for_inconsistent_key_sets() -> None:
 # --- strings ------------------------------------------------------------------------------------
 
 QUOTING_TABLE = [
-    # contract §7, verified against the real gojsontoyaml
+    # verified against the real gojsontoyaml
     ("true", '"true"'),
     ("True", '"True"'),
     ("yes", '"yes"'),
@@ -294,7 +294,7 @@ def test_trailing_keep_block_gets_no_document_end_marker() -> None:
 # --- numbers, booleans, null --------------------------------------------------------------------
 
 FLOAT_TABLE = [
-    # verified with gojsontoyaml (contract §4 and the golden cases)
+    # verified with the real gojsontoyaml (and the golden cases)
     (1234567.5, "1.2345675e+06"),
     (0.00001, "1e-05"),
     (1e21, "1e+21"),

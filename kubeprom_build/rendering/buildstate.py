@@ -19,7 +19,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,9 @@ FORMAT = 3  # 2: file hashes are salted too; 3: the writing kpb is recorded
 
 @dataclass(frozen=True)
 class Lookup:
-    """One import as the engine asked for it, and how it was resolved."""
+    """One import as the engine asked for it (``rel`` from a file in ``base``), where the
+    importer found it and which earlier candidates were absent (a new file there would shadow
+    it, so a stamp must notice one appearing)."""
 
     base: str
     rel: str
@@ -58,21 +60,25 @@ def kpb_identity() -> str:
     a renamed or added module counts), once per process: about 1 ms for ~30 small files.
     """
     package = Path(kubeprom_build.__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in sorted(package.rglob("*.py"), key=lambda p: p.relative_to(package).as_posix()):
-        name = path.relative_to(package).as_posix().encode("utf-8")
-        data = path.read_bytes()
-        h.update(len(name).to_bytes(8, "big") + name + len(data).to_bytes(8, "big") + data)
-    return f"{__version__}+{h.hexdigest()}"
+    names = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py"))
+    parts = (part for name in names for part in (name.encode(), (package / name).read_bytes()))
+    return f"{__version__}+{framed_sha256(b'', parts)}"
+
+
+def framed_sha256(salt: bytes, parts: Iterable[bytes]) -> str:
+    """SHA-256 of ``salt``, then of each part preceded by its length (8 bytes, big-endian).
+
+    The lengths keep the parts apart: ``["ab"]`` and ``["a", "b"]`` hash differently.
+    """
+    h = hashlib.sha256(salt)
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big") + part)
+    return h.hexdigest()
 
 
 def settings_digest(salt: str, parts: Sequence[str]) -> str:
     """Hash of the non-file inputs, salted so a guessed secret cannot be checked offline."""
-    h = hashlib.sha256(bytes.fromhex(salt))
-    for part in parts:
-        data = part.encode("utf-8")
-        h.update(len(data).to_bytes(8, "big") + data)
-    return h.hexdigest()
+    return framed_sha256(bytes.fromhex(salt), (part.encode("utf-8") for part in parts))
 
 
 def new_salt() -> str:

@@ -10,7 +10,6 @@ flag forms follow the jsonnet CLI: ``--ext-str k=v``, ``--ext-str k`` (value fro
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from kubeprom_build import safefs
 from kubeprom_build.errors import ConfigError
+from kubeprom_build.rendering.buildstate import framed_sha256
 from kubeprom_build.rendering.redaction import Redactor, Secret, secrets_of
 
 #: Flag name → (kind, is_code, from_file).
@@ -58,13 +58,13 @@ class Variables:
 
     def digest(self, salt: bytes) -> str:
         """A salted hash of names and values, so a stamp can tell a change without the value."""
-        h = hashlib.sha256(salt)
-        for kind, table in self._tables():
-            for name in sorted(table):
-                for part in (kind, name, table[name]):
-                    data = part.encode("utf-8")
-                    h.update(len(data).to_bytes(8, "big") + data)
-        return h.hexdigest()
+        parts = (
+            part.encode("utf-8")
+            for kind, table in self._tables()
+            for name in sorted(table)
+            for part in (kind, name, table[name])
+        )
+        return framed_sha256(salt, parts)
 
     def redactor(self) -> Redactor:
         """What masks every form of every value in messages (see :mod:`redaction`)."""

@@ -16,18 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubeprom_build.errors import BuildError
+from kubeprom_build.rendering.buildstate import Lookup
 
 
 class ImportRefusedError(BuildError):
     """An import resolved outside the places a build may read."""
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """One resolved import: where it was found and which earlier candidates were absent."""
-
-    found: str
-    missing: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -120,7 +113,7 @@ class Importer:
                 )
                 self.refused = self.refused or refusal
                 return self._fail(f"{candidate} (refused)", str(refusal), base, rel)
-            self.lookups[(base, rel)] = Lookup(candidate, tuple(missing))
+            self.lookups[(base, rel)] = Lookup(base, rel, candidate, tuple(missing))
             return candidate, self._read(candidate, absolute)
         searched = [rel] if posixpath.isabs(rel) else [f"{d}/" for d in self._dirs(base)]
         return self._fail(

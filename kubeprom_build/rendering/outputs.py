@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from kubeprom_build.errors import BuildError
+from kubeprom_build.jsonvalues import a_type_name
 from kubeprom_build.rendering import yamlemit
 from kubeprom_build.rendering.redaction import MASK, Redactor
 
@@ -39,7 +40,7 @@ def _output_files(env: str, data: object, secrets: Redactor) -> dict[str, bytes]
     if not isinstance(data, dict):
         raise BuildError(
             f"environment {env!r}: the output must be an object mapping file names to "
-            f"manifests, got {_kind(data)}\n{_sample(data, secrets)}"
+            f"manifests, got {a_type_name(data)}\n{_sample(data, secrets)}"
         )
     files: dict[str, bytes] = {}
     for key, value in data.items():
@@ -54,7 +55,7 @@ def _render(env: str, key: str, value: object, secrets: Redactor) -> bytes:
     if not isinstance(value, dict):
         raise BuildError(
             f"environment {env!r}: key {key!r} must be an object (a Kubernetes object or a "
-            f"List), got {_kind(value)}\n{_sample(value, secrets)}"
+            f"List), got {a_type_name(value)}\n{_sample(value, secrets)}"
         )
     try:
         return yamlemit.dumps(value).encode("utf-8")
@@ -110,13 +111,6 @@ def check_collisions(env: str, files: Mapping[str, bytes]) -> None:
                     f"environment {env!r}: output {seen[prefix]!r} is also used as a "
                     f"directory by {rel!r}"
                 )
-
-
-def _kind(value: object) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    return names.get(type(value), "a number")
 
 
 def _at(value: object, path: Sequence[str | int]) -> object:

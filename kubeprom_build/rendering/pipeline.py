@@ -275,10 +275,7 @@ def _render(request: BuildRequest, env: _Environment, engine: Engine, salt: str)
     text = _evaluate(request, env, engine, importer)
     files = outputs.output_files(env.name, json.loads(text), request.variables.redactor())
     settings = _settings(request, env.name, engine, salt)
-    lookups = tuple(
-        buildstate.Lookup(base, rel, lk.found, lk.missing)
-        for (base, rel), lk in sorted(importer.lookups.items())
-    )
+    lookups = tuple(importer.lookups[key] for key in sorted(importer.lookups))
     inputs = {path: buildstate.digest(data, salt) for path, data in importer.files.items()}
     written = {rel: buildstate.digest(data, salt) for rel, data in files.items()}
     return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))

@@ -1,4 +1,4 @@
-"""Render JSON values as YAML text byte-identical to ``gojsontoyaml`` (docs: yaml-contract.md).
+"""Render JSON values as YAML text byte-identical to ``gojsontoyaml`` v0.1.0 (go-yaml v2.4.0).
 
 kube-prometheus pipes every jsonnet output document through ``gojsontoyaml``, which parses the
 JSON *as YAML* with go-yaml v2 and re-emits it. go-yaml's emitter is a port of libyaml, so the

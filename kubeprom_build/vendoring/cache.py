@@ -25,10 +25,10 @@ from kubeprom_build.vendoring import git
 
 log = logging.getLogger("kpb")
 
-SHA_REF = "refs/kpb/sha/"
-LOCK_WAIT_SECONDS = 600.0
-ABBREVIATED = re.compile(r"\A[0-9a-f]{7,39}\Z")  # \Z, not $: no trailing newline
-ALL_REFS = ["+refs/heads/*:refs/kpb/heads/*", "+refs/tags/*:refs/kpb/tags/*"]
+_SHA_REF = "refs/kpb/sha/"
+_LOCK_WAIT_SECONDS = 600.0
+_ABBREVIATED = re.compile(r"\A[0-9a-f]{7,39}\Z")  # \Z, not $: no trailing newline
+_ALL_REFS = ["+refs/heads/*:refs/kpb/heads/*", "+refs/tags/*:refs/kpb/tags/*"]
 
 
 class CacheMiss(GitError):
@@ -109,7 +109,7 @@ class GitCache:
 
     def _lock(self, remote: str) -> contextlib.AbstractContextManager[None]:
         path = self.root / "locks" / f"{entry_name(remote)}.lock"
-        return fsutil.file_lock(path, f"cache entry for {remote}", LOCK_WAIT_SECONDS)
+        return fsutil.file_lock(path, f"cache entry for {remote}", _LOCK_WAIT_SECONDS)
 
     def resolve(self, remote: str, version: str) -> str:
         """The sha to lock for ``version``: what ``git ls-remote`` reports, as jb records it."""
@@ -123,7 +123,7 @@ class GitCache:
                 "network; run without --offline"
             )
         sha = git.ls_remote(remote, version, timeout=self.timeout)
-        if sha is None and ABBREVIATED.match(version):
+        if sha is None and _ABBREVIATED.match(version):
             sha = self._expand(remote, version)
         if sha is None:
             raise GitError(f"version {version!r} does not exist in {remote}")
@@ -137,14 +137,14 @@ class GitCache:
                 commit = git.peel_commit(repo, short)
             except GitError:
                 return None
-            git.update_ref(repo, f"{SHA_REF}{commit}", commit)
+            git.update_ref(repo, f"{_SHA_REF}{commit}", commit)
             return commit
 
     def _fetch_all(self, repo: Path, remote: str, *, refetch: bool = False) -> None:
         what = f"cannot fetch {remote}"
         git.fetch(
             repo,
-            ALL_REFS,
+            _ALL_REFS,
             depth=None,
             what=what,
             refetch=refetch,
@@ -157,7 +157,7 @@ class GitCache:
         if ("has", remote, sha) in self._proved:
             return True
         repo = self.repo_path(remote)
-        found = repo.is_dir() and f"{SHA_REF}{sha}" in git.refs(repo, SHA_REF)
+        found = repo.is_dir() and f"{_SHA_REF}{sha}" in git.refs(repo, _SHA_REF)
         if found:
             self._proved["has", remote, sha] = ""
         return found
@@ -184,7 +184,7 @@ class GitCache:
 
     def _fetch_locked(self, remote: str, sha: str) -> None:
         def fetch(repo: Path) -> None:
-            if f"{SHA_REF}{sha}" not in git.refs(repo, SHA_REF):
+            if f"{_SHA_REF}{sha}" not in git.refs(repo, _SHA_REF):
                 self._fetch_sha(repo, remote, sha)
 
         self._update_entry(remote, fetch)
@@ -214,7 +214,7 @@ class GitCache:
         The fallback only runs for servers that refuse unadvertised wants (protocol v0 without
         ``allowAnySHA1InWant``); a sha the server does not know fails at once, touching nothing.
         """
-        ref = f"+{sha}:{SHA_REF}{sha}"
+        ref = f"+{sha}:{_SHA_REF}{sha}"
         what = f"cannot fetch {sha} from {remote}"
         try:
             git.fetch(repo, [ref], depth=1, what=what, remote=remote, timeout=self.timeout)
@@ -230,7 +230,7 @@ class GitCache:
             git.peel_commit(repo, sha, offline=True)
         except GitError:
             raise GitError(f"version {sha} does not exist in {remote}") from None
-        git.update_ref(repo, f"{SHA_REF}{sha}", sha)
+        git.update_ref(repo, f"{_SHA_REF}{sha}", sha)
 
     def _fetch_blobs(self, repo: Path, remote: str, oids: list[str], subdir: str) -> None:
         """Fetch the blobs a subdir needs; servers refusing blob wants get a full re-fetch."""

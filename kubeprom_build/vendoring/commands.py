@@ -1,4 +1,4 @@
-"""Orchestrates vendoring: ``init``, ``install``, ``vendor``, ``update`` and ``verify``.
+"""Orchestrates vendoring: ``install``, ``vendor``, ``update`` and ``verify``.
 
 Each command decides which lock entries to keep, then :func:`_run` does one transaction under
 the project lock: resolve through a :class:`~kubeprom_build.vendoring.stager.Stager`, publish
@@ -21,15 +21,13 @@ from kubeprom_build.errors import ConfigError, GitError, KpbError
 from kubeprom_build.vendoring import git, jsonnetfile, packageuri, uri, vendorrecord, vendortree
 from kubeprom_build.vendoring.cache import GitCache, record_seal
 from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
-from kubeprom_build.vendoring.resolve import Conflict, Resolution, resolve
+from kubeprom_build.vendoring.resolve import Resolution, resolve
 from kubeprom_build.vendoring.stager import Event as Event
 from kubeprom_build.vendoring.stager import EventKind as EventKind
 from kubeprom_build.vendoring.stager import Progress as Progress
 from kubeprom_build.vendoring.stager import Stager
 from kubeprom_build.vendoring.vendortree import Layout
 from kubeprom_build.vendoring.vendortree import Problem as Problem
-
-LOCK_NAME = jsonnetfile.LOCK_FILE
 
 
 def _ignore(_event: Event) -> None:
@@ -51,7 +49,7 @@ class Options:
     #: Seconds without a byte from git before a transfer is abandoned (None: $KPB_TIMEOUT/60).
     timeout: float | None = None
 
-    def git_cache(self) -> GitCache:
+    def _git_cache(self) -> GitCache:
         return self.cache or GitCache(offline=self.offline, timeout=self.timeout)
 
     def layout(self) -> Layout:
@@ -74,21 +72,11 @@ class Outcome:
     lock: tuple[Dependency, ...]
     fetched: tuple[str, ...]
     removed: tuple[str, ...]
-    conflicts: tuple[Conflict, ...]
     changes: tuple[Change, ...]
     wrote_lock: bool
 
 
 # --------------------------------------------------------------------------- commands
-
-
-def init(project: Path) -> Path:
-    """Write an empty v1 jsonnetfile.json, as ``jb init`` does; refuse to overwrite one."""
-    path = project / jsonnetfile.FILE
-    if path.exists():
-        raise ConfigError(f"{path} already exists")
-    fsutil.atomic_write_bytes(path, jsonnetfile.dumps(JsonnetFile(), lock=False))
-    return path
 
 
 def vendor(opts: Options) -> Outcome:
@@ -168,7 +156,7 @@ def package_names(project: Path) -> list[str]:
     For shell completion, which must never fail.
     """
     names: set[str] = set()
-    for name in (jsonnetfile.FILE, LOCK_NAME):
+    for name in (jsonnetfile.FILE, jsonnetfile.LOCK_FILE):
         with contextlib.suppress(KpbError):
             names.update(jsonnetfile.load(project / name, missing_ok=True).names())
     return sorted(names)
@@ -184,10 +172,10 @@ def declared_names(project: Path) -> frozenset[str] | None:
 
     For error hints only, so an unreadable file contributes nothing instead of failing.
     """
-    if not any((project / name).is_file() for name in (jsonnetfile.FILE, LOCK_NAME)):
+    if not any((project / name).is_file() for name in (jsonnetfile.FILE, jsonnetfile.LOCK_FILE)):
         return None
     names: set[str] = set()
-    for name in (LOCK_NAME, jsonnetfile.FILE):
+    for name in (jsonnetfile.LOCK_FILE, jsonnetfile.FILE):
         try:
             listed = jsonnetfile.load(project / name, missing_ok=True)
         except KpbError:
@@ -199,7 +187,7 @@ def declared_names(project: Path) -> frozenset[str] | None:
 
 def _load(opts: Options) -> tuple[JsonnetFile, JsonnetFile]:
     jf = jsonnetfile.load(opts.project / jsonnetfile.FILE, missing_ok=False)
-    lock = jsonnetfile.load(opts.project / LOCK_NAME, missing_ok=True)
+    lock = jsonnetfile.load(opts.project / jsonnetfile.LOCK_FILE, missing_ok=True)
     return jf, lock
 
 
@@ -232,9 +220,9 @@ def _run(
     with _project_lock(opts):
         layout = opts.layout()
         key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
-        seal = record_seal(opts.git_cache().root, create=True)
+        seal = record_seal(opts._git_cache().root, create=True)
         records = vendorrecord.load(opts.project, opts.vendor_dir, key, seal)
-        stager = Stager(layout, opts.git_cache(), old, opts.progress, opts.jobs, records)
+        stager = Stager(layout, opts._git_cache(), old, opts.progress, opts.jobs, records)
         stager.lock = {d.name: d for d in lock.dependencies}
         result = _resolve_and_publish(opts, jf, lock, stager)
         removed = vendortree.clean(
@@ -251,12 +239,13 @@ def _run(
             vendorrecord.save(opts.project, opts.vendor_dir, new_key, new_records, seal)
         if write_jsonnetfile:
             jsonnetfile.save_if_changed(opts.project / jsonnetfile.FILE, jf, lock=False)
-        wrote_lock = jsonnetfile.save_if_changed(opts.project / LOCK_NAME, new_lock, lock=True)
+        wrote_lock = jsonnetfile.save_if_changed(
+            opts.project / jsonnetfile.LOCK_FILE, new_lock, lock=True
+        )
     return Outcome(
         lock=result.lock,
         fetched=tuple(stager.staged),
         removed=removed,
-        conflicts=result.conflicts,
         changes=_changes(old, result.lock),
         wrote_lock=wrote_lock,
     )
@@ -307,7 +296,7 @@ def ready(opts: Options) -> tuple[str, ...]:
     fsutil.check_vendor_dir(opts.project, opts.vendor_dir)
     jf, lock = _load(opts)
     key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
-    seal = record_seal(opts.git_cache().root, create=False)  # ready() writes nothing
+    seal = record_seal(opts._git_cache().root, create=False)  # ready() writes nothing
     records = vendorrecord.load(opts.project, opts.vendor_dir, key, seal)
     layout = opts.layout()
     names = [dep.name for dep in jf.dependencies if lock.get(dep.name) is None]
@@ -326,7 +315,7 @@ def verify(opts: Options) -> tuple[Problem, ...]:
     """Offline: recompute every sum and report what differs from the lock; changes nothing."""
     fsutil.check_vendor_dir(opts.project, opts.vendor_dir)
     jf, lock = _load(opts)
-    cache = GitCache(root=opts.git_cache().root, offline=True)
+    cache = GitCache(root=opts._git_cache().root, offline=True)
 
     def original(dep: Dependency, dest: Path) -> None:
         assert isinstance(dep.source, GitSource)

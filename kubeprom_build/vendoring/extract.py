@@ -32,13 +32,13 @@ from typing import IO, Literal
 from kubeprom_build import safefs
 from kubeprom_build.errors import ConfigError, GitError
 
-Kind = Literal["directory", "file", "symlink"]
-Parts = tuple[str, ...]
+_Kind = Literal["directory", "file", "symlink"]
+_Parts = tuple[str, ...]
 #: The common NAME_MAX: a longer component cannot be written on most file systems.
-NAME_MAX = 255
+_NAME_MAX = 255
 #: Below PATH_MAX: a deeper package could not be read by path (jsonnet, git, editors) and
 #: would cost one open directory fd per level here.
-PATH_MAX = 4000
+_PATH_MAX = 4000
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -69,10 +69,10 @@ class _Writer:
     def __init__(self, root: int, what: str) -> None:
         self.root = root
         self.what = what
-        self.kinds: dict[Parts, Kind] = {(): "directory"}
-        self.links: dict[Parts, str] = {}
-        self.implicit: set[Parts] = set()  # parents created before their own member came
-        self.folded_links: dict[Parts, Parts] = {}
+        self.kinds: dict[_Parts, _Kind] = {(): "directory"}
+        self.links: dict[_Parts, str] = {}
+        self.implicit: set[_Parts] = set()  # parents created before their own member came
+        self.folded_links: dict[_Parts, _Parts] = {}
         self.open: list[tuple[str, int]] = []  # the directory fds of the current parent
 
     def close(self) -> None:
@@ -85,7 +85,7 @@ class _Writer:
     # ------------------------------------------------------------------ members
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        kind: Kind | None = (
+        kind: _Kind | None = (
             "directory"
             if member.isdir()
             else "file"
@@ -101,10 +101,12 @@ class _Writer:
             self._add(tar, member, parts, kind)
         except OSError as exc:
             raise GitError(
-                f"{self.what}: cannot write {show(member.name)}: {exc.strerror or exc}"
+                f"{self.what}: cannot write {_show(member.name)}: {exc.strerror or exc}"
             ) from None
 
-    def _add(self, tar: tarfile.TarFile, member: tarfile.TarInfo, parts: Parts, kind: Kind) -> None:
+    def _add(
+        self, tar: tarfile.TarFile, member: tarfile.TarInfo, parts: _Parts, kind: _Kind
+    ) -> None:
         parent = self._parent(parts)
         name = parts[-1].encode()
         if self._exists(parts, kind):
@@ -117,7 +119,7 @@ class _Writer:
             self._add_link(parts, member.linkname, parent, name)
         self.kinds[parts] = kind
 
-    def _exists(self, parts: Parts, kind: Kind) -> bool:
+    def _exists(self, parts: _Parts, kind: _Kind) -> bool:
         """Refuse a second entry of one name; a directory made early for a child is fine."""
         before = self.kinds.get(parts)
         if before is None:
@@ -125,7 +127,7 @@ class _Writer:
         if before == kind == "directory" and parts in self.implicit:
             self.implicit.discard(parts)
             return True
-        path = show("/".join(parts))
+        path = _show("/".join(parts))
         if before == kind:
             raise self.fail(f"{path} appears twice in the tree")
         raise self.fail(f"{path} is both a {before} and a {kind} in the tree")
@@ -142,10 +144,10 @@ class _Writer:
             shutil.copyfileobj(source, out, 1 << 20)
             os.fchmod(fd, mode)  # exact mode, whatever the umask
 
-    def _add_link(self, parts: Parts, target: str, parent: int, name: bytes) -> None:
+    def _add_link(self, parts: _Parts, target: str, parent: int, name: bytes) -> None:
         path = "/".join(parts)
         if not target or not _is_text(target):
-            raise self.fail(f"symlink {show(path)} has an unusable target {show(target)}")
+            raise self.fail(f"symlink {_show(path)} has an unusable target {_show(target)}")
         self.links[parts] = target
         self.folded_links[_fold(parts)] = parts
         self.kinds[parts] = "symlink"
@@ -154,23 +156,23 @@ class _Writer:
 
     # ------------------------------------------------------------------ names and parents
 
-    def _check_name(self, name: str) -> Parts:
+    def _check_name(self, name: str) -> _Parts:
         """The member's path as components, or a refusal naming it."""
         parts = tuple(name.split("/"))
-        shown = show(name)
+        shown = _show(name)
         if not name or any(p in ("", ".", "..") for p in parts):
             raise self.fail(f"unsafe path {shown} in the tree")
         if any(p.casefold() == ".git" for p in parts):
             raise self.fail(f"{shown}: a .git entry inside a package is refused")
         if not _is_text(name):
             raise self.fail(f"{shown}: the name is not UTF-8 text or holds a control character")
-        if any(len(p.encode()) > NAME_MAX for p in parts):
-            raise self.fail(f"{shown}: a name is longer than {NAME_MAX} bytes")
-        if len(name.encode()) > PATH_MAX:
-            raise self.fail(f"{shown[:80]}...: the path is longer than {PATH_MAX} bytes")
+        if any(len(p.encode()) > _NAME_MAX for p in parts):
+            raise self.fail(f"{shown}: a name is longer than {_NAME_MAX} bytes")
+        if len(name.encode()) > _PATH_MAX:
+            raise self.fail(f"{shown[:80]}...: the path is longer than {_PATH_MAX} bytes")
         return parts
 
-    def _parent(self, parts: Parts) -> int:
+    def _parent(self, parts: _Parts) -> int:
         """The fd of ``parts``' parent, entered one real directory at a time.
 
         Consecutive members share parents (git archives in tree order), so the open chain is
@@ -191,8 +193,8 @@ class _Writer:
                 self.implicit.add(here)
             elif kind != "directory":
                 raise self.fail(
-                    f"{show('/'.join(parts))} would be written through the {kind} "
-                    f"{show('/'.join(here))}"
+                    f"{_show('/'.join(parts))} would be written through the {kind} "
+                    f"{_show('/'.join(here))}"
                 )
             self.open.append((here[-1], os.open(here[-1].encode(), safefs.DIR_FLAGS, dir_fd=fd)))
         return self.open[-1][1] if self.open else self.root
@@ -209,15 +211,15 @@ class _Writer:
         for parts in self.links:
             self._check_link(parts)
 
-    def _check_link(self, parts: Parts) -> None:
+    def _check_link(self, parts: _Parts) -> None:
         reason = self._escape(parts)
         if reason:
-            target = show(self.links[parts])
+            target = _show(self.links[parts])
             raise self.fail(
-                f"symlink {show('/'.join(parts))} points outside the package ({target}: {reason})"
+                f"symlink {_show('/'.join(parts))} points outside the package ({target}: {reason})"
             )
 
-    def _escape(self, link: Parts) -> str:
+    def _escape(self, link: _Parts) -> str:
         """Why resolving ``link`` in the tree could leave the package ("" when it cannot).
 
         Links met on the way are followed (at most :data:`safefs.MAX_HOPS`); a name not in the
@@ -247,12 +249,12 @@ class _Writer:
                 return "too many levels of symbolic links"
             target = self.links[found]
             if target.startswith("/"):
-                return f"through the absolute symlink {show('/'.join(found))}"
+                return f"through the absolute symlink {_show('/'.join(found))}"
             here[:] = found[:-1]
             todo.extend(reversed(target.split("/")))
         return ""
 
-    def _link_at(self, parts: Parts) -> Parts | None:
+    def _link_at(self, parts: _Parts) -> _Parts | None:
         """The link ``parts`` names, also when it differs only in case or Unicode form: on a
         case-insensitive file system (macOS, Windows) the kernel would follow that one."""
         kind = self.kinds.get(parts)
@@ -261,7 +263,7 @@ class _Writer:
         return self.folded_links.get(_fold(parts))
 
 
-def _fold(parts: Iterable[str]) -> Parts:
+def _fold(parts: Iterable[str]) -> _Parts:
     return tuple(unicodedata.normalize("NFC", p).casefold() for p in parts)
 
 
@@ -274,6 +276,6 @@ def _is_text(value: str) -> bool:
     return not any(unicodedata.category(c) == "Cc" for c in value)  # C0, DEL and C1
 
 
-def show(value: str) -> str:
+def _show(value: str) -> str:
     """``value`` as it can be printed on one line: quoted and escaped if it must be."""
     return value if _is_text(value) and value.isprintable() else ascii(value)

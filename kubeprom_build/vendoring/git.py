@@ -6,7 +6,7 @@ refspecs, dangerous transports are disabled, hooks and templates are switched of
 never prompt. The user's own global config (credentials, ``url.<base>.insteadOf``, proxies)
 still applies, which is how mirrors and private remotes keep working. Before the first git
 command of a process, the git on PATH must prove it has the 2025 security fixes
-(:func:`require_fixed_git`).
+(:func:`_require_fixed_git`).
 
 Every git process runs in its own process group under a stall watchdog (:class:`_Watch`): when
 no byte arrives on its stdout or stderr for ``--timeout`` seconds (``$KPB_TIMEOUT``, default 60)
@@ -64,7 +64,7 @@ _HARDENING = (
 #: The first release of each series with both 2025 fix sets: CVE-2024-50349/CVE-2024-52006
 #: (January 2025) and CVE-2025-48384/48385/48386 (July 2025). 2.40-2.42 never got the July
 #: fixes upstream; 2.51.0 and later have both.
-FIXED_RELEASES = {
+_FIXED_RELEASES = {
     (2, 43): 7,
     (2, 44): 4,
     (2, 45): 4,
@@ -74,19 +74,19 @@ FIXED_RELEASES = {
     (2, 49): 1,
     (2, 50): 1,
 }
-FIRST_FIXED_SERIES = (2, 51, 0)
+_FIRST_FIXED_SERIES = (2, 51, 0)
 #: Distribution builds of an older upstream version that carry both fix sets as backports:
 #: upstream version -> the first Debian package version with them (Debian 12's changelog:
 #: deb12u2 fixed CVE-2024-50349/52006, deb12u3 CVE-2025-48384/48385; 48386 is Windows-only).
-DEBIAN_BACKPORTS = {"2.39.5": "1:2.39.5-0+deb12u3"}
+_DEBIAN_BACKPORTS = {"2.39.5": "1:2.39.5-0+deb12u3"}
 ALLOW_VERSION_ENV = "KPB_ALLOW_GIT_VERSION"
 _PACKAGED_GIT = "/usr/bin/git"
 _VERSION_RE = re.compile(r"git version (\d+)\.(\d+)\.(\d+)\S*")
 
-DEFAULT_TIMEOUT = 60.0
-TIMEOUT_ENV = "KPB_TIMEOUT"
+_DEFAULT_TIMEOUT = 60.0
+_TIMEOUT_ENV = "KPB_TIMEOUT"
 #: Appended to every network failure: what a user behind a broken or slow network can do.
-NETWORK_HINT = "try again, use --offline with a warm cache, or a url.<mirror>.insteadOf mirror"
+_NETWORK_HINT = "try again, use --offline with a warm cache, or a url.<mirror>.insteadOf mirror"
 # git's and curl's words for "the network failed" (not "the ref does not exist").
 _NETWORK_FAILURE = re.compile(
     r"could not resolve|unable to access|connection (refused|reset|timed out|closed)"
@@ -106,13 +106,13 @@ def without_userinfo(text: str) -> str:
     return _USERINFO.sub(r"\1", text)
 
 
-def require_fixed_git() -> None:
+def _require_fixed_git() -> None:
     """Refuse to run a git without the 2025 security fixes (checked once per git and setting).
 
     Accepted: an upstream release at or above the fixed release of its series; a Debian
     package whose own metadata proves the backport (:func:`_debian_backport`); or exactly the
     version named by ``$KPB_ALLOW_GIT_VERSION``, the documented way to vouch for another
-    patched build. Called lazily from :func:`base_config`, so runs that need no git (a no-op
+    patched build. Called lazily from :func:`_base_config`, so runs that need no git (a no-op
     ``kpb vendor``) never pay for it.
     """
     _check_git(shutil.which("git"), os.environ.get(ALLOW_VERSION_ENV, ""))
@@ -153,9 +153,9 @@ def _check_git(executable: str | None, allowed: str) -> None:
 
 
 def _upstream_fixed(version: tuple[int, int, int]) -> bool:
-    if version >= FIRST_FIXED_SERIES:
+    if version >= _FIRST_FIXED_SERIES:
         return True
-    first = FIXED_RELEASES.get(version[:2])
+    first = _FIXED_RELEASES.get(version[:2])
     return first is not None and version[2] >= first
 
 
@@ -166,7 +166,7 @@ def _debian_backport(executable: str, version: str) -> bool:
     it, the installed ``git`` package is of this upstream version, and ``dpkg
     --compare-versions`` puts it at or above the first revision with the backports.
     """
-    wanted = DEBIAN_BACKPORTS.get(version)
+    wanted = _DEBIAN_BACKPORTS.get(version)
     if wanted is None or os.path.realpath(executable) != _PACKAGED_GIT:
         return False
     try:
@@ -194,15 +194,15 @@ def _debian_backport(executable: str, version: str) -> bool:
     return newer.returncode == 0 and f"{actual}  usr/bin/git" in sums.splitlines()
 
 
-def base_config(*, offline: bool = False) -> list[str]:
+def _base_config(*, offline: bool = False) -> list[str]:
     """``-c`` options for every git call: no ext::, no hooks, no auto-gc, no prompts, no
     bundle URIs, no submodules.
 
     Every git command line is built here, so this is also where the version gate
-    (:func:`require_fixed_git`) runs before the first one. Offline, every transport is
+    (:func:`_require_fixed_git`) runs before the first one. Offline, every transport is
     forbidden, so even a lazy partial-clone fetch cannot reach out.
     """
-    require_fixed_git()
+    _require_fixed_git()
     opts = ["protocol.allow=never", "core.hooksPath=/dev/null", "gc.auto=0"]
     opts += ["maintenance.auto=false", "advice.detachedHead=false", "protocol.ext.allow=never"]
     opts += _HARDENING
@@ -248,7 +248,7 @@ def _nowhere() -> str:
 def _user_ssh_command() -> bool:
     """True when the user's git config sets core.sshCommand (then it is left alone)."""
     proc = subprocess.run(
-        ["git", *base_config(offline=True), "config", "--get", "core.sshCommand"],
+        ["git", *_base_config(offline=True), "config", "--get", "core.sshCommand"],
         capture_output=True,
         stdin=subprocess.DEVNULL,
         check=False,
@@ -260,14 +260,14 @@ def _user_ssh_command() -> bool:
 
 def default_timeout() -> float:
     """The stall timeout in seconds: ``$KPB_TIMEOUT`` when set, else 60."""
-    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    text = os.environ.get(_TIMEOUT_ENV, "").strip()
     if not text:
-        return DEFAULT_TIMEOUT
+        return _DEFAULT_TIMEOUT
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    return check_timeout(value, f"${TIMEOUT_ENV}={text!r}")
+    return check_timeout(value, f"${_TIMEOUT_ENV}={text!r}")
 
 
 def check_timeout(value: float, shown: str) -> float:
@@ -299,10 +299,9 @@ def check_ref(ref: str) -> str:
 
 @dataclass(frozen=True)
 class Result:
-    """What a finished git command printed."""
+    """What a finished git command printed on stdout (its stderr matters only on failure)."""
 
     stdout: bytes
-    stderr: str
 
 
 def run(
@@ -321,7 +320,7 @@ def run(
     fails); ``timeout`` the stall limit in seconds (None: :func:`default_timeout`).
     """
     seconds = default_timeout() if timeout is None else timeout
-    argv = ["git", *base_config(offline=offline), *_speed_limit(seconds, offline), *args]
+    argv = ["git", *_base_config(offline=offline), *_speed_limit(seconds, offline), *args]
     where = f" (in {cwd})" if cwd is not None else ""
     log.debug("git %s%s", " ".join(map(without_userinfo, args)), where)
     proc = _spawn(argv, cwd, subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL)
@@ -348,9 +347,9 @@ def run(
     if code != 0:
         detail = _last_line(text) or f"git exited with {code}"
         if remote and not offline and _NETWORK_FAILURE.search(text):
-            detail += f"; {NETWORK_HINT}"
+            detail += f"; {_NETWORK_HINT}"
         raise GitError(f"{what}: {detail}")
-    return Result(bytes(out), text)
+    return Result(bytes(out))
 
 
 def _speed_limit(seconds: float, offline: bool) -> list[str]:
@@ -482,7 +481,7 @@ class _FedReader(io.RawIOBase):
 def _stalled(what: str, remote: str, seconds: float, command: str, cwd: Path | None) -> GitError:
     """One line naming the silent remote (and where a mirror sent it) and what to try."""
     if not remote:
-        return GitError(f"{what}: git {command} gave no output for {seconds:g} s; {NETWORK_HINT}")
+        return GitError(f"{what}: git {command} gave no output for {seconds:g} s; {_NETWORK_HINT}")
     shown = remote
     try:
         url = (
@@ -500,7 +499,7 @@ def _stalled(what: str, remote: str, seconds: float, command: str, cwd: Path | N
     url = without_userinfo(url)  # a mirror URL in the user's config may carry a token
     if url and url != without_userinfo(remote) and not _CONTROL_CHARS.search(url):
         shown = f"{remote} (via {url})"
-    return GitError(f"no data from {shown} for {seconds:g} s; {NETWORK_HINT}")
+    return GitError(f"no data from {shown} for {seconds:g} s; {_NETWORK_HINT}")
 
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
@@ -647,7 +646,7 @@ def missing_objects(repo: Path, specs: Sequence[str]) -> list[str] | None:
     return [line[1:].split()[0] for line in out.splitlines() if line.startswith("?")]
 
 
-def tree_entry(repo: Path, commit: str, path: str) -> str | None:
+def _tree_entry(repo: Path, commit: str, path: str) -> str | None:
     """The object id of ``path`` at ``commit`` (trees only are read), or None if absent."""
     out = run(
         ["ls-tree", "--full-tree", "-z", commit, "--", path],
@@ -672,7 +671,7 @@ def read_blob(
     timeout: float | None = None,
 ) -> bytes | None:
     """The bytes of ``path`` at ``commit``, or None; a missing blob is fetched lazily by git."""
-    oid = tree_entry(repo, commit, path)
+    oid = _tree_entry(repo, commit, path)
     if oid is None:
         return None
     return run(
@@ -699,7 +698,7 @@ def archive(
     """
     seconds = default_timeout() if timeout is None else timeout
     tree = f"{commit}:{subdir}" if subdir else f"{commit}^{{tree}}"
-    argv = ["git", *base_config(offline=True), "archive", "--format=tar", tree, "--"]
+    argv = ["git", *_base_config(offline=True), "archive", "--format=tar", tree, "--"]
     proc = _spawn(argv, repo, subprocess.DEVNULL)
     watch = _Watch(proc, seconds)
     err = bytearray()

@@ -2,7 +2,7 @@
 
 Teams switch from jb to kpb only if the files come out byte-identical, so :func:`dumps` copies
 Go's ``json.MarshalIndent`` output (key order, escaping, sorting) and :func:`parse` converts v0
-exactly as jb does (jb-compat §1, §2, §6). Because these files can come from any vendored
+exactly as jb v0.6.0 does. Because these files can come from any vendored
 package, :func:`parse` also refuses every value that could make git run a program or make a
 path leave ``vendor/``, naming the file and the field; how much a file may ask for depends on
 who wrote it (:class:`Trust`).
@@ -25,6 +25,7 @@ from typing import Any, NoReturn, TypeVar
 from kubeprom_build import safefs
 from kubeprom_build.errors import ConfigError
 from kubeprom_build.fsutil import atomic_write_bytes, enclosing_repo_root
+from kubeprom_build.jsonvalues import type_name
 from kubeprom_build.vendoring import uri
 
 log = logging.getLogger("kpb")
@@ -34,7 +35,7 @@ FILE = "jsonnetfile.json"
 LOCK_FILE = "jsonnetfile.lock.json"
 _SUM = re.compile(r"[A-Za-z0-9+/]{43}=")  # fullmatch only: '$' also matches before a final newline
 #: A jsonnetfile or lock larger than this is refused unread (kube-prometheus's lock is 8 KiB).
-MAX_BYTES = 16 << 20
+_MAX_BYTES = 16 << 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Go's encoding/json escapes these even with ensure_ascii off, to keep JSON safe in HTML/JS.
 _GO_ESCAPES = {
@@ -70,7 +71,7 @@ class GitSource:
         return self.repo_name + (f"/{self.subdir}" if self.subdir else "")
 
     @property
-    def default_legacy_name(self) -> str:
+    def _default_legacy_name(self) -> str:
         """Last component of ``REPO/SUBDIR`` (jb's ``filepath.Base``)."""
         repo = uri.remote_name_parts(self.remote).repo
         return posixpath.basename(f"{repo}/{self.subdir}".rstrip("/"))
@@ -88,7 +89,7 @@ class LocalSource:
         return posixpath.basename(posixpath.normpath(self.directory))
 
     @property
-    def default_legacy_name(self) -> str:
+    def _default_legacy_name(self) -> str:
         return self.name
 
     def check(self) -> None:
@@ -116,7 +117,7 @@ Source = GitSource | LocalSource
 
 @dataclass(frozen=True)
 class Dependency:
-    """One entry of a jsonnetfile or lock (jb-compat §1.1)."""
+    """One entry of a jsonnetfile or lock: its source, version, sum, ``single`` and ``name``."""
 
     source: Source
     version: str = ""
@@ -126,25 +127,24 @@ class Dependency:
 
     @property
     def name(self) -> str:
-        """The vendor path and lock key (jb-compat §2)."""
+        """The vendor path and lock key: ``HOST/USER/REPO[/SUBDIR]``, or a local folder's name."""
         return self.source.name
 
     @property
-    def default_legacy_name(self) -> str:
-        return self.source.default_legacy_name
-
-    @property
     def legacy_name(self) -> str:
-        """The ``vendor/<legacy name>`` symlink name: the override, else the default (§6)."""
-        return self.legacy_name_override or self.source.default_legacy_name
+        """The ``vendor/<legacy name>`` symlink name: the ``name`` override, else the default."""
+        return self.legacy_name_override or self.source._default_legacy_name
 
     @property
     def is_local(self) -> bool:
         return isinstance(self.source, LocalSource)
 
-    def without_default_override(self) -> Dependency:
+    def _without_default_override(self) -> Dependency:
         """jb's CleanLegacyName: an override equal to the default is not worth keeping."""
-        if self.legacy_name_override and self.legacy_name_override == self.default_legacy_name:
+        if (
+            self.legacy_name_override
+            and self.legacy_name_override == self.source._default_legacy_name
+        ):
             return replace(self, legacy_name_override="")
         return self
 
@@ -209,7 +209,7 @@ class _Fields:
         self.trust = trust
         self.where = where
         if not isinstance(obj, dict):
-            self.fail(f"expected an object, got {_json_type(obj)}")
+            self.fail(f"expected an object, got {type_name(obj)}")
         self.obj: dict[str, Any] = obj
 
     def fail(self, problem: str, key: str = "") -> NoReturn:
@@ -222,7 +222,7 @@ class _Fields:
         if value is None:
             return default
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.fail(f"expected {kind.__name__}, got {_json_type(value)}", key)
+            self.fail(f"expected {kind.__name__}, got {type_name(value)}", key)
         if isinstance(value, str) and not uri.is_text(value):
             # "\ud800" is valid JSON but not text: the file could never be written back
             self.fail("holds a lone surrogate escape (\\ud800-\\udfff), which is not text", key)
@@ -241,17 +241,13 @@ class _Fields:
             self.fail(str(exc), key)
 
 
-def _json_type(value: object) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
 def parse(data: bytes, origin: str, *, trust: Trust) -> JsonnetFile:
-    """Read a v0 or v1 jsonnetfile/lock; v0 is converted to v1 as jb converts it (§1.1).
+    """Read a v0 or v1 jsonnetfile/lock; v0 is converted to v1 as jb converts it (each ``name``
+    becomes the legacy-name override, subdirs are cleaned, ``legacyImports`` is on).
 
     ``trust`` says who wrote the file (:class:`Trust`); it has no default so that no caller
     can forget that a file from a package is not the user's.
@@ -368,12 +364,12 @@ def _check_package_name(name: str) -> None:
 
 def load(path: Path, *, missing_ok: bool) -> JsonnetFile:
     """Parse the project's own file at ``path``; a missing file is empty when ``missing_ok``."""
-    data = read_regular(path, missing_ok=missing_ok)
+    data = _read_regular(path, missing_ok=missing_ok)
     return JsonnetFile() if data is None else parse(data, str(path), trust=Trust.TOP)
 
 
-def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
-    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_BYTES`.
+def _read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of at most :data:`_MAX_BYTES`.
 
     Opened without blocking and checked with ``fstat`` before reading, so a FIFO, a device or
     a directory is refused at once instead of hanging or reading forever. A committed link
@@ -381,7 +377,7 @@ def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
     """
     _refuse_outside_link(path)
     try:
-        return safefs.read_file(path, limit=MAX_BYTES)
+        return safefs.read_file(path, limit=_MAX_BYTES)
     except FileNotFoundError:
         if missing_ok:
             return None
@@ -392,7 +388,7 @@ def read_regular(path: Path, *, missing_ok: bool) -> bytes | None:
         raise ConfigError(f"{path}: not a regular file") from None
     except OSError as exc:
         if exc.errno == errno.EFBIG:
-            raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB") from None
+            raise ConfigError(f"{path}: larger than {_MAX_BYTES >> 20} MiB") from None
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
@@ -429,7 +425,7 @@ def _dependency_json(dep: Dependency) -> dict[str, object]:
         obj["sum"] = dep.sum
     if dep.single:
         obj["single"] = True
-    override = dep.without_default_override().legacy_name_override
+    override = dep._without_default_override().legacy_name_override
     if override:
         obj["name"] = override
     return obj
@@ -437,7 +433,7 @@ def _dependency_json(dep: Dependency) -> dict[str, object]:
 
 def normalized(jf: JsonnetFile, *, lock: bool) -> JsonnetFile:
     """What :func:`dumps` writes, as a model: default overrides dropped, locks not legacy."""
-    deps = tuple(d.without_default_override() for d in jf.dependencies)
+    deps = tuple(d._without_default_override() for d in jf.dependencies)
     return JsonnetFile(deps, False if lock else jf.legacy_imports)
 
 
@@ -459,7 +455,7 @@ def dumps(jf: JsonnetFile, *, lock: bool) -> bytes:
 
 
 def save_if_changed(path: Path, jf: JsonnetFile, *, lock: bool) -> bool:
-    """Write ``jf`` unless the file already parses to the same model, in the same order (§1.2).
+    """Write ``jf`` unless the file already parses to the same model, in the same order.
 
     Like jb, a file that means the same but is formatted differently is left alone, and a
     file whose dependency order or redundant ``name`` fields differ is rewritten (sorted and

@@ -16,7 +16,7 @@ from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, LocalSou
 
 
 def parse_uri(text: str, project_dir: Path) -> Dependency:
-    """Read an ``install`` argument the way jb does (jb-compat §2).
+    """Read an ``install`` argument the way jb does.
 
     Git forms win over local directories: ``github.com/o/r/sub@v``, ``https://…``, ``ssh://git@…``,
     ``git@host:user/repo.git``, ``HOST/USER…/REPO.git``. Otherwise the argument must be an

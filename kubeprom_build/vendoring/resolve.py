@@ -1,4 +1,4 @@
-"""jb's resolution (``Ensure``, jb-compat §5) as pure logic over a :class:`Fetcher`.
+"""jb's resolution (its ``Ensure``) as pure logic over a :class:`Fetcher`.
 
 The rules are jb's, so a lock written by kpb equals the one jb would write: a locked entry
 always wins; otherwise the first resolution wins, breadth-first within one jsonnetfile and
@@ -20,7 +20,7 @@ from kubeprom_build.vendoring.jsonnetfile import Dependency, JsonnetFile
 
 log = logging.getLogger("kpb")
 
-ROOT = "jsonnetfile.json"
+_ROOT = "jsonnetfile.json"
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,9 @@ class Conflict:
 
 @dataclass(frozen=True)
 class Resolution:
-    """The new lock in resolution order, which packages were fetched, and conflicts seen."""
+    """The new lock in resolution order, and the conflicts seen (already logged as warnings)."""
 
     lock: tuple[Dependency, ...]
-    fetched: tuple[str, ...]
     conflicts: tuple[Conflict, ...]
 
 
@@ -84,7 +83,6 @@ class _State:
     locks: dict[str, Dependency]
     upstream_pins: bool
     requests: dict[str, tuple[str, str]] = field(default_factory=dict)
-    fetched: list[str] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
 
 
@@ -97,10 +95,10 @@ def resolve(
 ) -> Resolution:
     """Resolve ``direct`` against ``lock`` (minus entries the command wants re-resolved)."""
     state = _State(fetcher, {d.name: d for d in lock.dependencies}, upstream_pins)
-    result = _ensure(direct, ROOT, state, {})
+    result = _ensure(direct, _ROOT, state, {})
     for conflict in state.conflicts:
         log.warning("%s", conflict.message())
-    return Resolution(tuple(result), tuple(state.fetched), tuple(state.conflicts))
+    return Resolution(tuple(result), tuple(state.conflicts))
 
 
 def _ensure(
@@ -153,7 +151,6 @@ def _fetch(
         entry = replace(want, version=got.version, sum=got.sum)
         result[want.name] = state.locks[want.name] = entry
         manifests[want.name] = got.manifest
-        state.fetched.append(want.name)
 
 
 def _pinned(dep: Dependency, pins: Mapping[str, Dependency]) -> Dependency | None:

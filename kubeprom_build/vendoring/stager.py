@@ -41,13 +41,12 @@ from kubeprom_build.vendoring.cache import CacheMiss, GitCache
 from kubeprom_build.vendoring.checksum import PackageScan
 from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
 from kubeprom_build.vendoring.resolve import Fetched
-from kubeprom_build.vendoring.vendortree import STAGING_PREFIX, Layout, join, scan_package
+from kubeprom_build.vendoring.vendortree import Layout, join, scan_package
 
 EventKind = Literal["resolving", "fetching", "fetched", "cached", "linked", "removed"]
 # jb downloads GitHub tarballs by the sha ls-remote reports (a tag object for annotated tags)
 # and locks that; for every other remote it checks out with git and locks the commit.
-GITHUB_FAST_PATH = re.compile(r"^(https|ssh)://github\.com/.+")
-LOCK_NAME = jsonnetfile.LOCK_FILE
+_GITHUB_FAST_PATH = re.compile(r"^(https|ssh)://github\.com/.+")
 log = logging.getLogger("kpb")
 
 
@@ -97,7 +96,7 @@ class Stager:
     def _staging_root(self) -> Path:
         if self._root is None:
             self.layout.vendor_dir.mkdir(parents=True, exist_ok=True)
-            prefix, parent = STAGING_PREFIX, self.layout.vendor_dir
+            prefix, parent = fsutil.STAGING_PREFIX, self.layout.vendor_dir
             self._root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         return self._root
 
@@ -296,7 +295,7 @@ class Stager:
         if not dep.version:
             raise ConfigError(f"dependency {dep.name} has no version")
         sha = self.cache.resolve(source.remote, dep.version)
-        if sha != dep.version and not GITHUB_FAST_PATH.match(source.remote):
+        if sha != dep.version and not _GITHUB_FAST_PATH.match(source.remote):
             sha = self.cache.commit(source.remote, sha)[1]  # jb's git path locks the commit
         return sha
 
@@ -313,11 +312,11 @@ class Stager:
 
     def _manifest(self, dep: Dependency, directory: Path) -> JsonnetFile | None:
         shown = str(self.layout.vendor_dir / dep.name / jsonnetfile.FILE)
-        data = read_package_file(directory, jsonnetfile.FILE, shown)
+        data = _read_package_file(directory, jsonnetfile.FILE, shown)
         if data is None:
             return None
         manifest = jsonnetfile.parse(data, shown, trust=jsonnetfile.Trust.below(dep))
-        return rebase_locals(self.layout, dep, manifest)
+        return _rebase_locals(self.layout, dep, manifest)
 
     def upstream_lock(self, dep: Dependency) -> JsonnetFile | None:
         if not isinstance(dep.source, GitSource):
@@ -329,14 +328,16 @@ class Stager:
         else:
             package = self.layout.package(dep)
             directory = package if _is_real_dir(package) else None
-        shown = f"{dep.name}/{LOCK_NAME}"
-        data = read_package_file(directory, LOCK_NAME, shown) if directory else None
+        shown = f"{dep.name}/{jsonnetfile.LOCK_FILE}"
+        data = _read_package_file(directory, jsonnetfile.LOCK_FILE, shown) if directory else None
         if data is not None:
             return jsonnetfile.parse_pins(data, shown)
-        data = self.cache.read_file(dep.source.remote, dep.version, LOCK_NAME)
+        data = self.cache.read_file(dep.source.remote, dep.version, jsonnetfile.LOCK_FILE)
         if data is None:
             return None
-        return jsonnetfile.parse_pins(data, f"{dep.source.remote}@{dep.version}:{LOCK_NAME}")
+        return jsonnetfile.parse_pins(
+            data, f"{dep.source.remote}@{dep.version}:{jsonnetfile.LOCK_FILE}"
+        )
 
     # ------------------------------------------------------------------ the end of a run
 
@@ -404,7 +405,7 @@ def _nests(a: str, b: str) -> bool:
     return a.startswith(b + "/") or b.startswith(a + "/")
 
 
-def read_package_file(directory: Path, name: str, shown: str) -> bytes | None:
+def _read_package_file(directory: Path, name: str, shown: str) -> bytes | None:
     """The file ``name`` of a package, read without leaving the package; None when absent.
 
     A symlink to another file inside the package is followed, as jb's ``os.ReadFile`` would;
@@ -425,7 +426,7 @@ def read_package_file(directory: Path, name: str, shown: str) -> bytes | None:
         raise ConfigError(f"{shown}: cannot read: {exc.strerror or exc}") from None
 
 
-def rebase_locals(layout: Layout, parent: Dependency, manifest: JsonnetFile) -> JsonnetFile:
+def _rebase_locals(layout: Layout, parent: Dependency, manifest: JsonnetFile) -> JsonnetFile:
     """Nested local paths are relative to the referencing package; make them project-relative.
 
     A git package may only point inside its own repository's vendor folder, a local one inside

@@ -1,4 +1,4 @@
-"""Package URIs and git remotes the way jsonnet-bundler reads them (jb-compat §2).
+"""Package URIs and git remotes the way jsonnet-bundler (v0.6.0) reads them.
 
 jb derives three things from a remote: the vendor path (``HOST/USER/REPO``), the canonical remote
 it writes back (``https://HOST/USER/REPO.git`` or ``ssh://git@HOST/USER/REPO.git``) and the
@@ -44,7 +44,7 @@ _JB_SCHEMES = frozenset({"https", "http", "ssh", "git", "git+ssh", "ssh+git"})
 _NETWORK_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]{1,5})?")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 DEFAULT_VERSION = "master"
-FALLBACK_HOST = "local"
+_FALLBACK_HOST = "local"
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,7 @@ def _path_name_parts(remote: str) -> RemoteParts:
         if _HOST_COMPONENT.fullmatch(comps[index]):
             user = "/".join(comps[index + 1 : -1])
             return RemoteParts(comps[index], user, repo, scheme="file")
-    return RemoteParts(FALLBACK_HOST, comps[-2], repo, scheme="file")
+    return RemoteParts(_FALLBACK_HOST, comps[-2], repo, scheme="file")
 
 
 def check_name_components(name: str, remote: str) -> None:

@@ -33,11 +33,11 @@ from kubeprom_build.vendoring.jsonnetfile import JsonnetFile
 
 log = logging.getLogger("kpb")
 
-FORMAT = 3
+_FORMAT = 3
 _FILE = "vendor-record.json"
 _SHOWN = 5
 #: A record is a few hundred KiB for kube-prometheus; anything far larger is not kpb's.
-MAX_BYTES = 64 << 20
+_MAX_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,13 @@ def load(project: Path, vendor_dir: Path, key: str, seal: bytes | None) -> dict[
         # A link (a committed ``.kpb/vendor-record.json -> /dev/zero``), a FIFO or a huge file
         # is not a record: O_NOFOLLOW, no blocking open, regular files of bounded size only.
         fd = os.open(_path(project), safefs.READ_FLAGS)
-        data = safefs.read_fd(fd, limit=MAX_BYTES)
+        data = safefs.read_fd(fd, limit=_MAX_BYTES)
         mac, _, body = data.partition(b"\n")
         if not hmac.compare_digest(mac.decode("ascii"), _mac(seal, body)):
             log.debug("the vendor record is not sealed by this kpb; ignoring it")
             return {}
         raw = json.loads(body.decode("utf-8"))
-        if raw.get("format") != FORMAT or raw.get("vendor_dir") != _rel(project, vendor_dir):
+        if raw.get("format") != _FORMAT or raw.get("vendor_dir") != _rel(project, vendor_dir):
             return {}
         records = {
             str(name): Record(
@@ -115,7 +115,7 @@ def save(
     """Replace the record atomically with ``records`` (the packages of the new lock), sealed:
     the first line is an HMAC of the rest under ``seal``."""
     body = {
-        "format": FORMAT,
+        "format": _FORMAT,
         "vendor_dir": _rel(project, vendor_dir),
         "inputs": key,
         "packages": {

@@ -1,7 +1,7 @@
 """The vendor/ directory itself: where packages live, jb's clean-up, and ``verify``.
 
 Everything here works on the tree alone (no git, no network), so the operations above can
-call it under their project lock and the clean-up stays byte-for-byte jb's §5: prune unknown
+call it under their project lock and the clean-up stays byte-for-byte jb's: prune unknown
 directories, drop stray symlinks, (re)create legacy import links.
 """
 
@@ -28,8 +28,6 @@ from kubeprom_build.vendoring.jsonnetfile import Dependency, JsonnetFile, LocalS
 from kubeprom_build.vendoring.vendorrecord import Record, differences
 
 log = logging.getLogger("kpb")
-
-STAGING_PREFIX = ".kpb-tmp-"
 
 
 def join(base: Path, name: str) -> Path:
@@ -101,7 +99,7 @@ def remove_stale_staging(vendor_dir: Path) -> None:
     """Staging dirs of a killed run: safe to delete, the caller holds the project lock."""
     if vendor_dir.is_dir():
         for entry in vendor_dir.iterdir():
-            if entry.name.startswith(STAGING_PREFIX):
+            if entry.name.startswith(fsutil.STAGING_PREFIX):
                 fsutil.remove_tree(entry)
 
 
@@ -115,7 +113,8 @@ def clean(
     legacy_imports: bool,
     on_removed: Callable[[str], None],
 ) -> tuple[str, ...]:
-    """jb §5 clean-up: prune unknown dirs, drop stray symlinks, (re)create legacy links."""
+    """jb's clean-up after resolving: prune unknown dirs, drop stray symlinks, (re)create legacy
+    links."""
     if not vendor_dir.is_dir():
         return ()
     links = _legacy_links(lock) if legacy_imports else {}
@@ -146,7 +145,7 @@ def _prune_entry(path: Path, rel: str, names: set[str], keep_links: dict[str, st
         return False
     if path.is_dir() and not _known_dir(rel, names):
         fsutil.remove_tree(path)
-        return not path.name.startswith(STAGING_PREFIX)
+        return not path.name.startswith(fsutil.STAGING_PREFIX)
     return False
 
 

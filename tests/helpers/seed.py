@@ -1,4 +1,4 @@
-"""The 2019 article's own jsonnet (``../shared/seed``), read at test time, never committed.
+"""The 2019 article's own jsonnet, read at test time from beside the repository, never committed.
 
 The article that kpb grew out of shows its ``base.libsonnet`` and ``dev.jsonnet`` in full (the
 ksonnet-era setup on kube-prometheus release-0.3). The real-world seed test builds exactly those

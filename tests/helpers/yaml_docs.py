@@ -7,10 +7,11 @@ from pathlib import Path
 
 from tests.helpers.realworld import kube_prometheus_dir
 
-# Copies of the shared contract cases (testdata/yaml): real gojsontoyaml v0.1.0 output.
+# Golden cases: real gojsontoyaml v0.1.0 output, copied into this folder.
 HERE = Path(__file__).resolve().parent
 
-# Cases whose expected text shows what gojsontoyaml did, but which kpb must refuse (contract §6).
+# Cases whose expected text shows what gojsontoyaml did, but which kpb must refuse: gojsontoyaml
+# reads JSON as YAML, so a raw NEL/LS in a string is folded to a space and a leading BOM garbled.
 OUT_OF_CONTRACT = ("s_nel", "s_bom", "s_ls")
 
 
