@@ -28,6 +28,7 @@ import re
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -38,7 +39,7 @@ from kubeprom_build import fsutil, safefs
 from kubeprom_build.errors import ConfigError, GitError
 from kubeprom_build.vendoring import checksum, git, jsonnetfile, vendorrecord
 from kubeprom_build.vendoring.cache import CacheMiss, GitCache
-from kubeprom_build.vendoring.checksum import PackageScan
+from kubeprom_build.vendoring.checksum import Entry, Fingerprint, PackageScan
 from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
 from kubeprom_build.vendoring.resolve import Fetched
 from kubeprom_build.vendoring.vendortree import STAGING_PREFIX, Layout, join, scan_package
@@ -126,10 +127,10 @@ class Stager:
             self.progress(Event("cached", locked.name))
             return Fetched("", "", self._manifest(locked, self.layout.package(locked).resolve()))
         where = self._location(locked.name)
-        found = self._current_scan(locked.name, where)
-        if found is None or not vendorrecord.intact(
-            found, locked.sum, self.records.get(locked.name)
-        ):
+        record = self.records.get(locked.name)
+        found = self._current_scan(locked.name, where, vendorrecord.known(record, locked.sum))
+        found = None if found is None else vendorrecord.accept(found, locked.sum, record)
+        if found is None:
             return None
         self._seen[locked.name] = found
         if locked.name not in self.staged:
@@ -137,8 +138,14 @@ class Stager:
         directory = where or self.layout.package(locked)
         return Fetched(locked.version, locked.sum, self._manifest(locked, directory))
 
-    def _current_scan(self, name: str, where: Path | None) -> PackageScan | None:
-        """``vendor/<name>`` as it stands at this point of the run (sum and inventory)."""
+    def _current_scan(
+        self, name: str, where: Path | None, known: Mapping[str, tuple[Fingerprint, Entry]]
+    ) -> PackageScan | None:
+        """``vendor/<name>`` as it stands at this point of the run (sum and inventory).
+
+        ``known`` (files recorded by fingerprint) applies to vendor/ as it was before this
+        run only, never to a staged tree or one with staged packages grafted in.
+        """
         if where is not None:
             if name not in self._scans:
                 found = scan_package(where)
@@ -151,7 +158,7 @@ class Stager:
             for other, root in self._roots.items()
             if other.startswith(name + "/")
         }
-        return scan_package(join(self.layout.vendor_dir, name), inside)
+        return scan_package(join(self.layout.vendor_dir, name), inside, None if inside else known)
 
     def _unchanged(self, dep: Dependency, sha: str) -> Fetched | None:
         """``update`` re-resolves everything; a package whose sha did not move stays as is."""
@@ -367,16 +374,21 @@ class Stager:
         it; those (nested families) are scanned again in vendor/.
         """
         names = [d.name for d in lock if not d.is_local]
-        records = {}
+        scans: dict[str, PackageScan] = {}
         for dep in lock:
             if dep.is_local:
                 continue
             nested = any(o != dep.name and _nests(o, dep.name) for o in names)
             found = self._seen.get(dep.name)
-            if found is None or nested:
+            if found is None or (nested and self.staged):
                 found = checksum.scan(self.layout.package(dep))
-            records[dep.name] = vendorrecord.Record(dep.sum, found.sum, found.entries)
-        return records
+            scans[dep.name] = found
+        _settle(self.layout, lock, scans)
+        return {
+            dep.name: vendorrecord.Record(dep.sum, s.sum, s.entries, s.stats)
+            for dep in lock
+            if (s := scans.get(dep.name)) is not None
+        }
 
     def discard(self) -> None:
         """Remove the staging directory and stop warm-ups still running (unneeded by now)."""
@@ -389,6 +401,37 @@ class Stager:
         if self._root is not None:
             fsutil.remove_tree(self._root)
             self._root = None
+
+
+#: Longest wait for fresh files to outgrow their racy ctime before they are recorded.
+_MAX_SETTLE_NS = 100_000_000
+
+
+def _settle(layout: Layout, lock: Sequence[Dependency], scans: dict[str, PackageScan]) -> None:
+    """Read just-written packages once more, after their ctimes can no longer be shared.
+
+    A file kpb just wrote has a ctime a later change in the same clock tick could share, so
+    its fingerprint is not recorded (checksum.RACY_NS) and every no-op check would read it.
+    After a short wait its bytes are read again: when the package is unchanged, the new scan
+    (whose fingerprints are trustworthy now) becomes the record; otherwise the old one stays,
+    without those fingerprints, and the next check finds the difference. On a file system
+    with whole-second times the wait would be too long: the next ``kpb vendor`` records them.
+    """
+    racy = {name: s for name, s in scans.items() if s.racy}
+    if not racy:
+        return
+    wait = max(s.settled_at for s in racy.values()) - time.time_ns()
+    if wait > _MAX_SETTLE_NS:
+        return
+    if wait > 0:
+        time.sleep(wait / 1e9)
+    for dep in lock:
+        before = racy.get(dep.name)
+        if before is None:
+            continue
+        again = checksum.scan(layout.package(dep))
+        if (again.sum, again.entries) == (before.sum, before.entries):
+            scans[dep.name] = again
 
 
 def _is_real_dir(path: Path) -> bool:

@@ -23,7 +23,7 @@ from typing import Literal
 from kubeprom_build import fsutil
 from kubeprom_build.errors import ConfigError, KpbError
 from kubeprom_build.vendoring import checksum, vendorrecord
-from kubeprom_build.vendoring.checksum import Entry, PackageScan
+from kubeprom_build.vendoring.checksum import Entry, Fingerprint, PackageScan
 from kubeprom_build.vendoring.jsonnetfile import Dependency, JsonnetFile, LocalSource
 from kubeprom_build.vendoring.vendorrecord import Record, differences
 
@@ -77,12 +77,17 @@ class Layout:
         return target.is_symlink() and os.readlink(target) == self.local_link(dep.source)
 
 
-def scan_package(target: Path, inside: Mapping[str, Path] | None = None) -> PackageScan | None:
+def scan_package(
+    target: Path,
+    inside: Mapping[str, Path] | None = None,
+    known: Mapping[str, tuple[Fingerprint, Entry]] | None = None,
+) -> PackageScan | None:
     """The package directory ``target`` scanned (sum and inventory); None when it is absent,
-    not a directory or a symlink (a git package is never a link)."""
+    not a directory or a symlink (a git package is never a link). ``known``: see
+    :func:`checksum.scan`."""
     if target.is_symlink() or not target.is_dir():
         return None
-    return checksum.scan(target, inside)
+    return checksum.scan(target, inside, known)
 
 
 def intact(layout: Layout, dep: Dependency, record: Record | None) -> bool:
@@ -90,11 +95,18 @@ def intact(layout: Layout, dep: Dependency, record: Record | None) -> bool:
 
     A local package needs its link with jb's target; a git package a real directory whose
     scan :func:`vendorrecord.intact` accepts for the locked sum (and kpb's record of it).
+    Files whose fingerprint kpb recorded for this lock entry are read only if it changed.
     """
+    return accepted(layout, dep, record) is not None
+
+
+def accepted(layout: Layout, dep: Dependency, record: Record | None) -> PackageScan | None:
+    """The scan :func:`intact` accepted for a git package (None: not intact)."""
     if isinstance(dep.source, LocalSource):
-        return layout.has_local_link(dep)
-    found = scan_package(layout.package(dep))
-    return found is not None and vendorrecord.intact(found, dep.sum, record)
+        return PackageScan("") if layout.has_local_link(dep) else None
+    known = vendorrecord.known(record, dep.sum)
+    found = scan_package(layout.package(dep), known=known)
+    return None if found is None else vendorrecord.accept(found, dep.sum, record)
 
 
 def remove_stale_staging(vendor_dir: Path) -> None:
