@@ -18,12 +18,10 @@ C++ bindings release it), and YAML rendering is Python code.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import json
 import logging
-import multiprocessing
 import os
 import re
 import sys
@@ -31,15 +29,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from kubeprom_build import fsutil
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
-from kubeprom_build.rendering import buildstate, manifests, outputs
+from kubeprom_build.rendering import buildstate, manifests
 from kubeprom_build.rendering.engine import (
     SLOW_ENGINES,
     Engine,
@@ -58,6 +54,9 @@ from kubeprom_build.rendering.imports import (
     is_placeholder,
 )
 from kubeprom_build.rendering.redaction import MIN_LENGTH, Redactor
+
+if TYPE_CHECKING:  # imported where used: a no-op build needs neither processes nor YAML
+    import concurrent.futures
 
 log = logging.getLogger("kpb")
 
@@ -260,6 +259,8 @@ def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]
     kpb never counts as current, and so is PyYAML's version: its libyaml emitter lays out
     every YAML file.
     """
+    import yaml
+
     library = [str(p) for p in request.library]
     emitter = f"pyyaml {yaml.__version__}"
     return [env, engine.name, engine.version, buildstate.kpb_identity(), emitter, *library]
@@ -267,6 +268,8 @@ def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
     """Steps 3-5: evaluate ``env`` and turn its output into ``{relative path: YAML bytes}``."""
+    from kubeprom_build.rendering import outputs
+
     check_project_dirs(request)
     source = environment_file(request.project, env).relative_to(request.project)
     importer = _importer(request)
@@ -648,6 +651,10 @@ def _build_serial(
 def _build_parallel(
     request: BuildRequest, envs: Sequence[str], workers: int, notify: Progress
 ) -> tuple[EnvResult, ...]:
+    import concurrent.futures
+    import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
+
     context = multiprocessing.get_context("forkserver")
     done: dict[str, EnvResult] = {}
     pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
