@@ -243,13 +243,12 @@ NOOP_MODULES = {
         "kubeprom_build.rendering.pipeline",
         "kubeprom_build.rendering.redaction",
         "rjsonnet",
-        "yaml",
     },
 }
 #: What the interpreter, site (setuptools' .pth hook) and Cython extensions load themselves.
 _RUNTIME = {"__main__", "_distutils_hack", "cython_runtime"}
 #: Heavy standard-library modules only real work needs (git, worker processes, threads).
-NEVER = {"subprocess", "multiprocessing", "concurrent", "tarfile", "asyncio", "ctypes"}
+NEVER = {"subprocess", "multiprocessing", "concurrent", "tarfile", "asyncio", "ctypes", "difflib"}
 
 _LOADED = """
 import atexit, json, sys
@@ -289,3 +288,12 @@ def test_a_noop_loads_only_the_modules_it_needs(
     assert ours | {n.split(".")[0] for n in third_party} == allowed
     assert not tops & NEVER, tops & NEVER
     assert not tops & {"typer", "click", "rich", "pydantic"}
+
+
+def test_the_stamp_names_the_emitter_version_pyyaml_itself_reports() -> None:
+    """A no-op build reads PyYAML's version from its source instead of importing it."""
+    import yaml
+
+    from kubeprom_build.rendering import pipeline
+
+    assert pipeline.pyyaml_version() == yaml.__version__

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import importlib.util
 import json
 import logging
 import os
@@ -259,11 +261,30 @@ def settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str]
     kpb never counts as current, and so is PyYAML's version: its libyaml emitter lays out
     every YAML file.
     """
+    library = [str(p) for p in request.library]
+    emitter = f"pyyaml {pyyaml_version()}"
+    return [env, engine.name, engine.version, buildstate.kpb_identity(), emitter, *library]
+
+
+@functools.cache
+def pyyaml_version() -> str:
+    """``yaml.__version__``, read from the installed package's source without importing it.
+
+    PyYAML takes longer to import than a no-op build takes to check its stamp; its version
+    is a plain assignment in ``yaml/__init__.py``. Any other form: import it after all.
+    """
+    spec = importlib.util.find_spec("yaml")
+    try:
+        assert spec is not None and spec.origin is not None
+        source = Path(spec.origin).read_text(encoding="utf-8")
+    except (AssertionError, OSError, UnicodeDecodeError):
+        source = ""
+    found = re.findall(r"^__version__ = '([^'\\]+)'$", source, re.MULTILINE)
+    if len(found) == 1:
+        return str(found[0])
     import yaml
 
-    library = [str(p) for p in request.library]
-    emitter = f"pyyaml {yaml.__version__}"
-    return [env, engine.name, engine.version, buildstate.kpb_identity(), emitter, *library]
+    return str(yaml.__version__)
 
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
