@@ -66,11 +66,11 @@ LAYERS: dict[str, int] = {
     "cli.app": 11,
     "cli.complete": 11,
     "cli.fastpath": 11,
-    "cli.jb": 12,
     "cli.vendor_cmds": 12,
     "cli.build_cmds": 13,
-    "cli": 14,
-    "__main__": 15,
+    "cli.jb": 14,
+    "cli": 15,
+    "__main__": 16,
 }
 TERMINAL_LIBRARIES = {"typer", "rich", "click"}
 
