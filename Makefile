@@ -9,7 +9,7 @@ KPB_FLAGS ?=
 #   make build ENV=dev BUILD_FLAGS='--ext-code-file secrets=secrets/dev.json'
 BUILD_FLAGS ?=
 
-.PHONY: help vendor update build build-all check check-manifests test test-real lint bench clean
+.PHONY: help vendor update build build-all check check-manifests test test-real lint bench bench-noop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,11 @@ test-real: $(VENV)/.installed ## Real-world tests against local kube-prometheus 
 bench: $(VENV)/.installed ## Run the benchmarks (prints ratios against the reference pipelines)
 	$(VENV)/bin/python benchmarks/bench_vendor.py
 	$(VENV)/bin/python benchmarks/bench_build.py
+	$(VENV)/bin/python benchmarks/bench_noop.py
+
+# Needs the mirrors of docs/realworld.md; JB_ENV sources jb's environment, e.g. /work/tools/jb-env.sh.
+bench-noop: $(VENV)/.installed ## No-op vendor/build against jb's no-op on kube-prometheus (KPB_MIRRORS=DIR)
+	KPB_MIRRORS=$(KPB_MIRRORS) $(VENV)/bin/python benchmarks/bench_noop.py $(if $(JB_ENV),--jb-env $(JB_ENV))
 
 clean: ## Remove the virtualenv and caches (not vendor/ or manifests/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

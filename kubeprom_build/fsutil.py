@@ -8,8 +8,6 @@ never write or read outside the directory the caller confined us to.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -56,6 +54,8 @@ def staging_dir(target: Path) -> Path:
 
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    import ctypes.util  # here: it loads subprocess, which read-only commands never need
+
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return False
@@ -428,5 +428,32 @@ def file_lock(lock_path: Path, what: str, wait_seconds: float = 0.0) -> Iterator
                     ) from None
                 time.sleep(0.1)
         yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def lock_if_free(lock_path: Path) -> Iterator[bool]:
+    """Hold the lock file at ``lock_path`` if it exists and nobody holds it; yields whether.
+
+    For the no-op answers (``vendoring.noop``, ``rendering.pipeline.unchanged_environments``):
+    they never wait and never create a file; "no" sends the caller to the real command, which waits,
+    reports a busy project or creates what is missing.
+    """
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        yield False
+        return
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            yield False
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
         os.close(fd)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from kubeprom_build import __version__
+from kubeprom_build.cli import build_cmds, vendor_cmds  # noqa: F401  (registers the commands)
 from kubeprom_build.cli.app import run
 from kubeprom_build.errors import EXIT_OK, EXIT_USAGE
 

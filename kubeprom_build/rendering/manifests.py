@@ -9,7 +9,6 @@ carried over. When nothing differs the directory is not touched at all.
 
 from __future__ import annotations
 
-import difflib
 import errno
 import os
 import shutil
@@ -126,6 +125,8 @@ def _disk_error(target: Path, err: OSError) -> BuildError:
 
 def unified_diff(target: Path, files: Mapping[str, bytes], label: str) -> str:
     """A ``git diff``-like text of what publishing ``files`` to ``target`` would change."""
+    import difflib  # here: only diffs need it
+
     old = read_tree(target)
     chunks: list[str] = []
     for rel in sorted(set(old) | set(files)):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import importlib.util
 import json
 import logging
 import os
@@ -30,16 +31,18 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from kubeprom_build import fsutil
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
-from kubeprom_build.rendering import buildstate, engineerrors, manifests, outputs, workers
+from kubeprom_build.rendering import buildstate, engineerrors, manifests
 from kubeprom_build.rendering.engine import TRAITS, Engine, JsonnetError, get_engine
 from kubeprom_build.rendering.extvars import Variables
 from kubeprom_build.rendering.imports import Importer
 from kubeprom_build.rendering.redaction import MIN_LENGTH, Redactor
+
+if TYPE_CHECKING:  # imported where used: a no-op build needs neither processes nor YAML
+    pass
 
 log = logging.getLogger("kpb")
 
@@ -259,8 +262,28 @@ def _settings_parts(request: BuildRequest, env: str, engine: Engine) -> list[str
     every YAML file.
     """
     library = [str(p) for p in request.library]
-    emitter = f"pyyaml {yaml.__version__}"
+    emitter = f"pyyaml {pyyaml_version()}"
     return [env, engine.name, engine.version, buildstate.kpb_identity(), emitter, *library]
+
+
+@functools.cache
+def pyyaml_version() -> str:
+    """``yaml.__version__``, read from the installed package's source without importing it.
+
+    PyYAML takes longer to import than a no-op build takes to check its stamp; its version
+    is a plain assignment in ``yaml/__init__.py``. Any other form: import it after all.
+    """
+    spec = importlib.util.find_spec("yaml")
+    source = ""
+    if spec is not None and spec.origin is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            source = Path(spec.origin).read_text(encoding="utf-8")
+    found = re.findall(r"^__version__ = '([^'\\]+)'$", source, re.MULTILINE)
+    if len(found) == 1:
+        return str(found[0])
+    import yaml
+
+    return str(yaml.__version__)
 
 
 def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Rendered:
@@ -271,6 +294,8 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
 
 def _render(request: BuildRequest, env: _Environment, engine: Engine, salt: str) -> Rendered:
     """Steps 3-5: evaluate ``env`` and turn its output into ``{relative path: YAML bytes}``."""
+    from kubeprom_build.rendering import outputs
+
     importer = _importer(request)
     text = _evaluate(request, env, engine, importer)
     files = outputs.output_files(env.name, json.loads(text), request.variables.redactor())
@@ -552,6 +577,8 @@ def _build_parallel(
     request: BuildRequest, envs: Sequence[_Environment], jobs: int, notify: Progress
 ) -> tuple[EnvResult, ...]:
     """Each environment in a worker process; Ctrl-C or an error ends them all at once."""
+    from kubeprom_build.rendering import workers
+
     try:
         results = workers.run(
             functools.partial(_build_environment, request),
@@ -600,3 +627,50 @@ def diff_environment(request: BuildRequest, env: str) -> str:
     rendered = _render_interruptibly(request, found, engine)
     diff = manifests.unified_diff(target, rendered.files, output_label(request, env))
     return request.variables.redactor().redact(diff)  # a Secret's lines hold its value
+
+
+def unchanged_environments(
+    request: BuildRequest, envs: Sequence[str]
+) -> tuple[EnvResult, ...] | None:
+    """The results :func:`build` would report if every one of ``envs`` is skipped as up to
+    date, else None. Writes nothing, creates nothing, waits for nothing.
+
+    The answer of a no-op ``kpb build``, what editors, hooks and Makefiles run all day: the
+    same steps 1-2 as :func:`build` (project directories, environment files, the stamp, under
+    the environment's lock unless ``--check``), stopping before anything would be evaluated or
+    written, so no engine runs, no YAML is emitted and no worker process starts. None whenever
+    the no-op cannot be proved (a stamp out of date, a warning to show, another kpb building
+    the environment, an error): the caller then runs :func:`build`, which reports all that.
+    """
+    try:
+        engine = get_engine(request.engine)
+        if TRAITS[engine.name].slow:
+            return None  # the build prints a warning about it first
+        request = _pin_engine(request, engine.name)
+        _check_project_dirs(request)
+        found = [_find(request.project, env) for env in envs]
+        results = []
+        for env in found:
+            started = time.perf_counter()
+            diff = _unchanged_now(request, env.name, engine)
+            if diff is None:
+                return None
+            seconds = time.perf_counter() - started
+            results.append(EnvResult(env.name, engine.name, seconds, diff=diff, skipped=True))
+    except (KpbError, OSError):
+        return None
+    return tuple(results)
+
+
+def _unchanged_now(request: BuildRequest, env: str, engine: Engine) -> manifests.TreeDiff | None:
+    """Step 2 of :func:`_build_steps` without waiting for a lock or creating ``.kpb/``."""
+    target = _output_dir(request, env, create=False)
+    state = fsutil.state_dir(request.project, create=False)
+    if request.check:  # reads only, like the real check
+        return _unchanged_since_stamp(request, env, engine, state, target)
+    if not os.path.lexists(state / ".gitignore"):
+        return None  # the real build would create .kpb/ first
+    with fsutil.lock_if_free(state / "locks" / f"manifests-{env}.lock") as held:
+        if not held:
+            return None
+        return _unchanged_since_stamp(request, env, engine, state, target)

@@ -9,6 +9,15 @@ empty files all keep it. The same walk therefore also lists every entry (path, t
 content hash), which kpb records when it vendors and compares on ``--verify`` and on the no-op
 check (:mod:`kubeprom_build.vendoring.vendorrecord`).
 
+The walk also notes each regular file's stat fingerprint (:data:`Fingerprint`). Given the
+fingerprints and entries kpb recorded earlier (``known``), a file whose fingerprint is unchanged
+is not read again: its recorded entry stands for it. That is sound because a change to a
+file's bytes, name, mode or inode always moves its ``ctime``, which no user can set; a
+fingerprint taken while its ``ctime`` was still within the clock's granularity of the moment
+it was recorded ("racy", as git calls it) is never recorded. Such a scan does not compute jb's
+sum (it did not read every byte); :mod:`kubeprom_build.vendoring.vendorrecord` accepts it only
+when its entries equal the record's, which fixes the sum too.
+
 Two deliberate differences keep hostile packages harmless, and never change the sum of a
 package jb could hash: an entry that is neither a regular file nor a symlink to one ends the
 sum (jb would block on a FIFO or read a device forever; kpb lists it, never opens it), and so
@@ -24,6 +33,7 @@ import hashlib
 import logging
 import os
 import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +50,14 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW
 _FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW
 
 EntryKind = Literal["dir", "file", "link", "special"]
+
+#: ``(size, mtime_ns, ctime_ns, inode, device, mode)`` of a regular file.
+Fingerprint = tuple[int, int, int, int, int, int]
+#: How long after a change a ctime may still be shared by another change. Linux stamps files
+#: from a clock that advances once per tick (1-10 ms) and may lag the wall clock by one; 30 ms
+#: covers both. A ctime of whole seconds means a coarse file system (FAT: 2 s).
+RACY_NS = 30_000_000
+COARSE_RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,13 @@ class PackageScan:
 
     sum: str
     entries: tuple[Entry, ...] = ()
+    #: Fingerprints of the regular files, except those too recent to trust (see RACY_NS).
+    stats: Mapping[str, Fingerprint] = field(default_factory=dict, compare=False)
+    #: Files taken from ``known`` by their fingerprint, unread: ``sum`` is then not jb's sum.
+    vouched: int = 0
+    #: Files whose fingerprint was too recent to record, and when it stops being so (wall ns).
+    racy: int = 0
+    settled_at: int = 0
 
     @property
     def special(self) -> tuple[Entry, ...]:
@@ -74,14 +99,40 @@ def dir_sum(path: Path, overlay: Mapping[str, Path] | None = None) -> str:
     return scan(path, overlay).sum
 
 
-def scan(path: Path, overlay: Mapping[str, Path] | None = None) -> PackageScan:
+def fingerprint(info: os.stat_result) -> Fingerprint:
+    """The stat fields that change whenever a file's bytes, mode or identity do."""
+    return (
+        info.st_size,
+        info.st_mtime_ns,
+        info.st_ctime_ns,
+        info.st_ino,
+        info.st_dev,
+        info.st_mode,
+    )
+
+
+def racy_until(info: os.stat_result) -> int:
+    """Wall-clock ns from which a change to this file could no longer share its ctime."""
+    coarse = info.st_ctime_ns % 1_000_000_000 == 0
+    return info.st_ctime_ns + (COARSE_RACY_NS if coarse else RACY_NS)
+
+
+def scan(
+    path: Path,
+    overlay: Mapping[str, Path] | None = None,
+    known: Mapping[str, tuple[Fingerprint, Entry]] | None = None,
+) -> PackageScan:
     """Walk ``path`` once: jb's sum and every entry, never following a link out of it.
 
     ``overlay`` maps relative paths inside ``path`` to directories that stand in for them: the
     result is that of the tree as it will be once those nested packages are published (jb
     hashes a package after an earlier download replaced a directory inside it).
+
+    ``known`` maps a file's path to the fingerprint and entry recorded for it: a file whose
+    fingerprint still matches is not read (``vouched``), and the result's ``sum`` is then
+    empty. ``--verify`` never passes it.
     """
-    walk = _Walk()
+    walk = _Walk(known=known or {})
     try:
         info = os.lstat(path)
     except OSError:
@@ -90,7 +141,10 @@ def scan(path: Path, overlay: Mapping[str, Path] | None = None) -> PackageScan:
         walk.file_at(None, os.fsencode(path), "")
     elif (info is not None and stat.S_ISDIR(info.st_mode)) or overlay:
         walk.tree(path if info is not None and stat.S_ISDIR(info.st_mode) else None, "", overlay)
-    return PackageScan(walk.digest(), tuple(walk.entries))
+    digest = "" if walk.vouched else walk.digest()
+    return PackageScan(
+        digest, tuple(walk.entries), walk.stats, walk.vouched, walk.racy, walk.settled_at
+    )
 
 
 class _closing:
@@ -114,6 +168,13 @@ class _Walk:
     #: Where the tree at ``real_root`` starts in the package (grafts start below the root).
     root_prefix: str = ""
     entries: list[Entry] = field(default_factory=list)
+    known: Mapping[str, tuple[Fingerprint, Entry]] = field(default_factory=dict)
+    stats: dict[str, Fingerprint] = field(default_factory=dict)
+    vouched: int = 0
+    racy: int = 0
+    settled_at: int = 0
+    #: Before the first file is looked at: a fingerprint with a later ctime may be racy.
+    started: int = field(default_factory=time.time_ns)
     _hasher: hashlib._Hash = field(default_factory=hashlib.sha256)
     _aborted: bool = False
 
@@ -171,7 +232,8 @@ class _Walk:
                 self.entries.append(Entry(rel, "dir"))
                 self._below(dir_fd, raw, rel, {})
             elif stat.S_ISREG(info.st_mode):
-                self.file_at(dir_fd, os.fsencode(raw), rel)
+                if not self._vouch(rel, info):
+                    self.file_at(dir_fd, os.fsencode(raw), rel)
             elif stat.S_ISLNK(info.st_mode):
                 self._link(dir_fd, raw, rel)
             else:
@@ -203,6 +265,25 @@ class _Walk:
             return
         self.tree(tree, rel + "/", None)
 
+    def _vouch(self, rel: str, info: os.stat_result) -> bool:
+        """Take the recorded entry of an unread file whose fingerprint is unchanged."""
+        recorded = self.known.get(rel)
+        if recorded is None or recorded[0] != fingerprint(info):
+            return False
+        self.entries.append(recorded[1])
+        self.stats[rel] = recorded[0]
+        self.vouched += 1
+        return True
+
+    def _note(self, rel: str, info: os.stat_result) -> None:
+        """Keep the fingerprint of a file just read, unless a later change could share it."""
+        until = racy_until(info)
+        if until <= self.started:
+            self.stats[rel] = fingerprint(info)
+        else:
+            self.racy += 1
+            self.settled_at = max(self.settled_at, until)
+
     def file_at(self, dir_fd: int | None, name: bytes, rel: str) -> None:
         """Hash a regular file for both the sum and the inventory; it is read once."""
         fd = self._open(name, _FILE_FLAGS, dir_fd, rel)
@@ -219,6 +300,7 @@ class _Walk:
                 self._feed(chunk)
         executable = bool(info.st_mode & stat.S_IXUSR)
         self.entries.append(Entry(rel, "file", own.hexdigest(), executable))
+        self._note(rel, info)
 
     def _link(self, dir_fd: int, name: str, rel: str) -> None:
         """jb opens the link: a link to a file hashes its target; anything else fails.

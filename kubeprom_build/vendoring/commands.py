@@ -18,7 +18,15 @@ from pathlib import Path
 
 from kubeprom_build import fsutil
 from kubeprom_build.errors import ConfigError, GitError, KpbError
-from kubeprom_build.vendoring import git, jsonnetfile, packageuri, uri, vendorrecord, vendortree
+from kubeprom_build.vendoring import (
+    git,
+    jsonnetfile,
+    noop,
+    packageuri,
+    uri,
+    vendorrecord,
+    vendortree,
+)
 from kubeprom_build.vendoring.cache import GitCache, record_seal
 from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
 from kubeprom_build.vendoring.resolve import Resolution, resolve
@@ -284,28 +292,9 @@ def _changes(old: JsonnetFile, new: Iterable[Dependency]) -> tuple[Change, ...]:
 
 
 def ready(opts: Options) -> tuple[str, ...]:
-    """Names of the packages vendor/ lacks or holds stale; empty when a build may start.
-
-    The no-op check of ``kpb vendor`` (:func:`vendortree.intact`, with kpb's records), read
-    only: no git, no network, no lock taken, nothing written. Dependencies of
-    jsonnetfile.json that the lock lacks count too. A project without jsonnetfile.json has
-    nothing to vendor and is ready.
-    """
-    if not (opts.project / jsonnetfile.FILE).is_file():
-        return ()
-    fsutil.check_vendor_dir(opts.project, opts.vendor_dir)
-    jf, lock = _load(opts)
-    key = vendorrecord.inputs_key(opts.vendor_dir, jf, lock)
-    seal = record_seal(opts._git_cache().root, create=False)  # ready() writes nothing
-    records = vendorrecord.load(opts.project, opts.vendor_dir, key, seal)
-    layout = opts.layout()
-    names = [dep.name for dep in jf.dependencies if lock.get(dep.name) is None]
-    names += [
-        dep.name
-        for dep in lock.dependencies
-        if not vendortree.intact(layout, dep, records.get(dep.name))
-    ]
-    return tuple(dict.fromkeys(names))
+    """Names of the packages vendor/ lacks or holds stale; empty when a build may start
+    (:func:`noop.stale_packages`: read only, no git, no network)."""
+    return noop.stale_packages(opts.project, opts.vendor_dir, opts._git_cache().root)
 
 
 # --------------------------------------------------------------------------- verify

@@ -21,25 +21,26 @@ fails once, listing every missing package.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import re
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from kubeprom_build import fsutil, safefs
+from kubeprom_build import fsutil
 from kubeprom_build.errors import ConfigError, GitError
 from kubeprom_build.vendoring import checksum, git, jsonnetfile, vendorrecord
 from kubeprom_build.vendoring.cache import CacheMiss, GitCache
-from kubeprom_build.vendoring.checksum import PackageScan
+from kubeprom_build.vendoring.checksum import Entry, Fingerprint, PackageScan
 from kubeprom_build.vendoring.jsonnetfile import Dependency, GitSource, JsonnetFile, LocalSource
+from kubeprom_build.vendoring.packagefile import manifest_of, read_package_file
 from kubeprom_build.vendoring.resolve import Fetched
 from kubeprom_build.vendoring.vendortree import Layout, join, scan_package
 
@@ -125,10 +126,10 @@ class Stager:
             self.progress(Event("cached", locked.name))
             return Fetched("", "", self._manifest(locked, self.layout.package(locked).resolve()))
         where = self._location(locked.name)
-        found = self._current_scan(locked.name, where)
-        if found is None or not vendorrecord.intact(
-            found, locked.sum, self.records.get(locked.name)
-        ):
+        record = self.records.get(locked.name)
+        found = self._current_scan(locked.name, where, vendorrecord.known(record, locked.sum))
+        found = None if found is None else vendorrecord.accept(found, locked.sum, record)
+        if found is None:
             return None
         self._seen[locked.name] = found
         if locked.name not in self.staged:
@@ -136,8 +137,14 @@ class Stager:
         directory = where or self.layout.package(locked)
         return Fetched(locked.version, locked.sum, self._manifest(locked, directory))
 
-    def _current_scan(self, name: str, where: Path | None) -> PackageScan | None:
-        """``vendor/<name>`` as it stands at this point of the run (sum and inventory)."""
+    def _current_scan(
+        self, name: str, where: Path | None, known: Mapping[str, tuple[Fingerprint, Entry]]
+    ) -> PackageScan | None:
+        """``vendor/<name>`` as it stands at this point of the run (sum and inventory).
+
+        ``known`` (files recorded by fingerprint) applies to vendor/ as it was before this
+        run only, never to a staged tree or one with staged packages grafted in.
+        """
         if where is not None:
             if name not in self._scans:
                 found = scan_package(where)
@@ -150,7 +157,7 @@ class Stager:
             for other, root in self._roots.items()
             if other.startswith(name + "/")
         }
-        return scan_package(join(self.layout.vendor_dir, name), inside)
+        return scan_package(join(self.layout.vendor_dir, name), inside, None if inside else known)
 
     def _unchanged(self, dep: Dependency, sha: str) -> Fetched | None:
         """``update`` re-resolves everything; a package whose sha did not move stays as is."""
@@ -311,12 +318,7 @@ class Stager:
     # ------------------------------------------------------------------ manifests and locks
 
     def _manifest(self, dep: Dependency, directory: Path) -> JsonnetFile | None:
-        shown = str(self.layout.vendor_dir / dep.name / jsonnetfile.FILE)
-        data = _read_package_file(directory, jsonnetfile.FILE, shown)
-        if data is None:
-            return None
-        manifest = jsonnetfile.parse(data, shown, trust=jsonnetfile.Trust.below(dep))
-        return _rebase_locals(self.layout, dep, manifest)
+        return manifest_of(self.layout, dep, directory)
 
     def upstream_lock(self, dep: Dependency) -> JsonnetFile | None:
         if not isinstance(dep.source, GitSource):
@@ -329,7 +331,7 @@ class Stager:
             package = self.layout.package(dep)
             directory = package if _is_real_dir(package) else None
         shown = f"{dep.name}/{jsonnetfile.LOCK_FILE}"
-        data = _read_package_file(directory, jsonnetfile.LOCK_FILE, shown) if directory else None
+        data = read_package_file(directory, jsonnetfile.LOCK_FILE, shown) if directory else None
         if data is not None:
             return jsonnetfile.parse_pins(data, shown)
         data = self.cache.read_file(dep.source.remote, dep.version, jsonnetfile.LOCK_FILE)
@@ -369,16 +371,21 @@ class Stager:
         it; those (nested families) are scanned again in vendor/.
         """
         names = [d.name for d in lock if not d.is_local]
-        records = {}
+        scans: dict[str, PackageScan] = {}
         for dep in lock:
             if dep.is_local:
                 continue
             nested = any(o != dep.name and _nests(o, dep.name) for o in names)
             found = self._seen.get(dep.name)
-            if found is None or nested:
+            if found is None or (nested and self.staged):
                 found = checksum.scan(self.layout.package(dep))
-            records[dep.name] = vendorrecord.Record(dep.sum, found.sum, found.entries)
-        return records
+            scans[dep.name] = found
+        _settle(self.layout, lock, scans)
+        return {
+            dep.name: vendorrecord.Record(dep.sum, s.sum, s.entries, s.stats)
+            for dep in lock
+            if (s := scans.get(dep.name)) is not None
+        }
 
     def discard(self) -> None:
         """Remove the staging directory and stop warm-ups still running (unneeded by now)."""
@@ -393,6 +400,37 @@ class Stager:
             self._root = None
 
 
+#: Longest wait for fresh files to outgrow their racy ctime before they are recorded.
+_MAX_SETTLE_NS = 100_000_000
+
+
+def _settle(layout: Layout, lock: Sequence[Dependency], scans: dict[str, PackageScan]) -> None:
+    """Read just-written packages once more, after their ctimes can no longer be shared.
+
+    A file kpb just wrote has a ctime a later change in the same clock tick could share, so
+    its fingerprint is not recorded (checksum.RACY_NS) and every no-op check would read it.
+    After a short wait its bytes are read again: when the package is unchanged, the new scan
+    (whose fingerprints are trustworthy now) becomes the record; otherwise the old one stays,
+    without those fingerprints, and the next check finds the difference. On a file system
+    with whole-second times the wait would be too long: the next ``kpb vendor`` records them.
+    """
+    racy = {name: s for name, s in scans.items() if s.racy}
+    if not racy:
+        return
+    wait = max(s.settled_at for s in racy.values()) - time.time_ns()
+    if wait > _MAX_SETTLE_NS:
+        return
+    if wait > 0:
+        time.sleep(wait / 1e9)
+    for dep in lock:
+        before = racy.get(dep.name)
+        if before is None:
+            continue
+        again = checksum.scan(layout.package(dep))
+        if (again.sum, again.entries) == (before.sum, before.entries):
+            scans[dep.name] = again
+
+
 def _is_real_dir(path: Path) -> bool:
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)
@@ -403,60 +441,6 @@ def _is_real_dir(path: Path) -> bool:
 def _nests(a: str, b: str) -> bool:
     """One package directory lies inside the other's."""
     return a.startswith(b + "/") or b.startswith(a + "/")
-
-
-def _read_package_file(directory: Path, name: str, shown: str) -> bytes | None:
-    """The file ``name`` of a package, read without leaving the package; None when absent.
-
-    A symlink to another file inside the package is followed, as jb's ``os.ReadFile`` would;
-    one that leads outside it, and a FIFO, socket or device, is refused without being opened
-    for a blocking read. A directory of that name counts as absent, as before.
-    """
-    try:
-        return safefs.read_beneath(directory.resolve(), name, follow_links=True)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except safefs.NotRegularError as exc:
-        if os.path.isdir(directory / name):
-            return None
-        raise ConfigError(f"{shown}: {exc.strerror}; remove it") from None
-    except OSError as exc:
-        if exc.errno == errno.EXDEV:
-            raise ConfigError(f"{shown}: a symlink leads outside the package") from None
-        raise ConfigError(f"{shown}: cannot read: {exc.strerror or exc}") from None
-
-
-def _rebase_locals(layout: Layout, parent: Dependency, manifest: JsonnetFile) -> JsonnetFile:
-    """Nested local paths are relative to the referencing package; make them project-relative.
-
-    A git package may only point inside its own repository's vendor folder, a local one inside
-    the project's repository: a hostile jsonnetfile cannot reach anything else.
-    """
-    if not any(d.is_local for d in manifest.dependencies):
-        return manifest
-    base, boundary = _nesting_bounds(layout, parent)
-    deps = []
-    for dep in manifest.dependencies:
-        if isinstance(dep.source, LocalSource):
-            target = Path(os.path.normpath(dep.source.path_under(base)))
-            if not fsutil.is_within(target, boundary):
-                raise ConfigError(
-                    f"{parent.name}/jsonnetfile.json: local dependency "
-                    f"{dep.source.directory!r} resolves outside {boundary}"
-                )
-            rel = os.path.relpath(target, layout.project)
-            dep = replace(dep, source=LocalSource(rel))
-        deps.append(dep)
-    return replace(manifest, dependencies=tuple(deps))
-
-
-def _nesting_bounds(layout: Layout, parent: Dependency) -> tuple[Path, Path]:
-    """Where ``parent``'s nested local paths start, and what they must stay inside."""
-    if isinstance(parent.source, LocalSource):
-        return layout.local_dir(parent.source), layout.boundary
-    assert isinstance(parent.source, GitSource)
-    base = layout.package(parent)
-    return base, fsutil.confined_join(layout.vendor_dir, parent.source.repo_name, "remote")
 
 
 def _graft(tree: Path, outer: Path, rel: str, name: str, outer_name: str) -> None:

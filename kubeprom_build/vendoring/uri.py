@@ -14,7 +14,6 @@ import functools
 import posixpath
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from kubeprom_build.errors import ConfigError
 
@@ -207,6 +206,8 @@ def remote_name_parts(remote: str) -> RemoteParts:
 
 
 def _path_name_parts(remote: str) -> RemoteParts:
+    from urllib.parse import urlsplit  # here: it loads ipaddress, and few remotes get here
+
     path = urlsplit(remote).path if URL_SCHEME.match(remote) else remote
     comps = [c for c in posixpath.normpath(path).split("/") if c not in ("", ".", "..")]
     if len(comps) < 2:

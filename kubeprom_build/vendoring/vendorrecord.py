@@ -13,6 +13,11 @@ whose directory holds another package at a different commit (see "Nested package
 docs/architecture.md). That tree is accepted only while the inputs that produced it (vendor
 dir, jsonnetfile.json, lock) are unchanged; jb itself would re-download both on every run.
 The record is local state (``.kpb/`` is never committed).
+
+Each record also keeps the stat fingerprint of every file it lists
+(:data:`~kubeprom_build.vendoring.checksum.Fingerprint`), so the no-op check reads only files
+whose fingerprint changed (see :func:`known`). Fingerprints are trusted only while the inputs
+key is unchanged and only for the lock entry they were taken for; ``--verify`` ignores them.
 """
 
 from __future__ import annotations
@@ -23,17 +28,18 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kubeprom_build import fsutil, safefs
 from kubeprom_build.vendoring import jsonnetfile
-from kubeprom_build.vendoring.checksum import Entry, PackageScan
+from kubeprom_build.vendoring.checksum import Entry, Fingerprint, PackageScan
 from kubeprom_build.vendoring.jsonnetfile import JsonnetFile
 
 log = logging.getLogger("kpb")
 
-_FORMAT = 3
+_FORMAT = 4  # 4: stat fingerprints; a format-3 record is still read (without them)
+_READABLE = (3, _FORMAT)
 _FILE = "vendor-record.json"
 _SHOWN = 5
 #: A record is a few hundred KiB for kube-prometheus; anything far larger is not kpb's.
@@ -47,6 +53,7 @@ class Record:
     locked: str
     sum: str  # jb's sum of the tree kpb left: ``locked``, except for nested packages
     entries: tuple[Entry, ...]
+    stats: Mapping[str, Fingerprint] = field(default_factory=dict)
 
 
 def inputs_key(vendor_dir: Path, jf: JsonnetFile, lock: JsonnetFile) -> str:
@@ -57,17 +64,36 @@ def inputs_key(vendor_dir: Path, jf: JsonnetFile, lock: JsonnetFile) -> str:
     return digest.hexdigest()
 
 
-def intact(found: PackageScan, locked: str, record: Record | None) -> bool:
-    """Is the package on disk what kpb vendored for the lock entry with sum ``locked``?
+def known(record: Record | None, locked: str) -> dict[str, tuple[Fingerprint, Entry]]:
+    """What :func:`checksum.scan` may take from ``record`` unread, for the lock entry with sum
+    ``locked``: nothing when the record is for another entry (or there is none)."""
+    if record is None or record.locked != locked or not record.stats:
+        return {}
+    return {e.path: (record.stats[e.path], e) for e in record.entries if e.path in record.stats}
 
-    With a record for that entry, sum and inventory must both match it; without one, jb's
-    sum decides (trust on first use: the record is written at the end of the run).
+
+def accept(found: PackageScan, locked: str, record: Record | None) -> PackageScan | None:
+    """``found`` with its sum when it is what kpb vendored for the lock entry with sum
+    ``locked``, else None.
+
+    With a record for that entry, inventory and sum must both match it; a scan that took
+    files from the record by fingerprint has no sum of its own, and equal entries (every
+    path, kind, mode and content hash, in walk order) fix jb's sum, so it gets the record's.
+    Without a record, jb's sum decides (trust on first use: the record is written at the end
+    of the run).
     """
     if found.special:
-        return False
+        return None
     if record is not None and record.locked == locked:
-        return (found.sum, found.entries) == (record.sum, record.entries)
-    return found.sum == locked
+        if found.entries != record.entries or found.sum not in ("", record.sum):
+            return None
+        return replace(found, sum=record.sum) if not found.sum else found
+    return found if found.sum == locked and not found.vouched else None
+
+
+def intact(found: PackageScan, locked: str, record: Record | None) -> bool:
+    """Is the package on disk what kpb vendored for the lock entry with sum ``locked``?"""
+    return accept(found, locked, record) is not None
 
 
 def _path(project: Path) -> Path:
@@ -91,13 +117,14 @@ def load(project: Path, vendor_dir: Path, key: str, seal: bytes | None) -> dict[
             log.debug("the vendor record is not sealed by this kpb; ignoring it")
             return {}
         raw = json.loads(body.decode("utf-8"))
-        if raw.get("format") != _FORMAT or raw.get("vendor_dir") != _rel(project, vendor_dir):
+        if raw.get("format") not in _READABLE or raw.get("vendor_dir") != _rel(project, vendor_dir):
             return {}
         records = {
             str(name): Record(
                 str(body["locked"]),
                 str(body["sum"]),
                 tuple(Entry(str(p), k, str(d), bool(x)) for p, k, d, x in body["entries"]),
+                {str(p): _fingerprint(f) for p, f in body.get("stats", {}).items()},
             )
             for name, body in raw["packages"].items()
         }
@@ -105,8 +132,16 @@ def load(project: Path, vendor_dir: Path, key: str, seal: bytes | None) -> dict[
         log.debug("no usable vendor record: %s", exc)
         return {}
     if raw.get("inputs") != key:
-        records = {name: r for name, r in records.items() if r.sum == r.locked}
+        # Another jsonnetfile, lock or vendor dir: no fingerprint is trusted across it.
+        records = {n: replace(r, stats={}) for n, r in records.items() if r.sum == r.locked}
     return records
+
+
+def _fingerprint(raw: object) -> Fingerprint:
+    if not isinstance(raw, list) or len(raw) != 6 or not all(type(v) is int for v in raw):
+        raise ValueError("a fingerprint is six integers")
+    size, mtime, ctime, inode, device, mode = raw
+    return (size, mtime, ctime, inode, device, mode)
 
 
 def save(
@@ -123,6 +158,7 @@ def save(
                 "locked": record.locked,
                 "sum": record.sum,
                 "entries": [[e.path, e.kind, e.detail, e.executable] for e in record.entries],
+                "stats": {path: list(f) for path, f in sorted(record.stats.items())},
             }
             for name, record in sorted(records.items())
         },

@@ -23,7 +23,7 @@ from typing import Literal
 from kubeprom_build import fsutil
 from kubeprom_build.errors import ConfigError, KpbError
 from kubeprom_build.vendoring import checksum, vendorrecord
-from kubeprom_build.vendoring.checksum import Entry, PackageScan
+from kubeprom_build.vendoring.checksum import Entry, Fingerprint, PackageScan
 from kubeprom_build.vendoring.jsonnetfile import Dependency, JsonnetFile, LocalSource
 from kubeprom_build.vendoring.vendorrecord import Record, differences
 
@@ -75,12 +75,17 @@ class Layout:
         return target.is_symlink() and os.readlink(target) == self.local_link(dep.source)
 
 
-def scan_package(target: Path, inside: Mapping[str, Path] | None = None) -> PackageScan | None:
+def scan_package(
+    target: Path,
+    inside: Mapping[str, Path] | None = None,
+    known: Mapping[str, tuple[Fingerprint, Entry]] | None = None,
+) -> PackageScan | None:
     """The package directory ``target`` scanned (sum and inventory); None when it is absent,
-    not a directory or a symlink (a git package is never a link)."""
+    not a directory or a symlink (a git package is never a link). ``known``: see
+    :func:`checksum.scan`."""
     if target.is_symlink() or not target.is_dir():
         return None
-    return checksum.scan(target, inside)
+    return checksum.scan(target, inside, known)
 
 
 def intact(layout: Layout, dep: Dependency, record: Record | None) -> bool:
@@ -88,11 +93,18 @@ def intact(layout: Layout, dep: Dependency, record: Record | None) -> bool:
 
     A local package needs its link with jb's target; a git package a real directory whose
     scan :func:`vendorrecord.intact` accepts for the locked sum (and kpb's record of it).
+    Files whose fingerprint kpb recorded for this lock entry are read only if it changed.
     """
+    return accepted(layout, dep, record) is not None
+
+
+def accepted(layout: Layout, dep: Dependency, record: Record | None) -> PackageScan | None:
+    """The scan :func:`intact` accepted for a git package (None: not intact)."""
     if isinstance(dep.source, LocalSource):
-        return layout.has_local_link(dep)
-    found = scan_package(layout.package(dep))
-    return found is not None and vendorrecord.intact(found, dep.sum, record)
+        return PackageScan("") if layout.has_local_link(dep) else None
+    known = vendorrecord.known(record, dep.sum)
+    found = scan_package(layout.package(dep), known=known)
+    return None if found is None else vendorrecord.accept(found, dep.sum, record)
 
 
 def remove_stale_staging(vendor_dir: Path) -> None:
@@ -117,7 +129,7 @@ def clean(
     links."""
     if not vendor_dir.is_dir():
         return ()
-    links = _legacy_links(lock) if legacy_imports else {}
+    links = legacy_links(lock) if legacy_imports else {}
     keep_links = {d.name: "" for d in lock if d.is_local} | links
     names = {d.name for d in lock}
     removed: list[str] = []
@@ -129,7 +141,7 @@ def clean(
             if _prune_entry(base / entry, prefix + entry, names, keep_links):
                 removed.append(prefix + entry)
                 on_removed(prefix + entry)
-        dirnames[:] = [d for d in dirnames if _descend(base / d, prefix + d, names)]
+        dirnames[:] = [d for d in dirnames if descend(base / d, prefix + d, names)]
     _make_links(vendor_dir, links, names)
     return tuple(removed)
 
@@ -143,25 +155,25 @@ def _prune_entry(path: Path, rel: str, names: set[str], keep_links: dict[str, st
         if rel not in keep_links or keep_links[rel] not in ("", os.readlink(path)):
             path.unlink()
         return False
-    if path.is_dir() and not _known_dir(rel, names):
+    if path.is_dir() and not known_dir(rel, names):
         fsutil.remove_tree(path)
         return not path.name.startswith(fsutil.STAGING_PREFIX)
     return False
 
 
-def _known_dir(rel: str, names: set[str]) -> bool:
+def known_dir(rel: str, names: set[str]) -> bool:
     """jb's plain string-prefix test, in both directions (so ``foo-old`` survives ``foo``)."""
     return any(name.startswith(rel) or rel.startswith(name) for name in names)
 
 
-def _descend(path: Path, rel: str, names: set[str]) -> bool:
+def descend(path: Path, rel: str, names: set[str]) -> bool:
     """Walk into parents of packages only: a package's own content is never touched."""
     if path.is_symlink() or not path.is_dir() or rel in names:
         return False
     return any(name.startswith(rel + "/") for name in names)
 
 
-def _legacy_links(lock: Sequence[Dependency]) -> dict[str, str]:
+def legacy_links(lock: Sequence[Dependency]) -> dict[str, str]:
     """``legacy name → link target`` in resolution order; the first package wins a name."""
     links: dict[str, str] = {}
     for dep in lock:
