@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -167,3 +168,30 @@ def test_a_hostile_dashboard_is_a_finding_not_a_crash(body: str, why: str) -> No
         },
     )
     assert why in _printed(dashboards.check(manifests))
+
+
+def _bomb(levels: int) -> str:
+    """A YAML alias bomb: ``levels`` lists of nine references to the list before."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        "route:\n  receiver: r\n  group_by: *l7\n",
+        "route:\n  receiver: r\ninhibit_rules:\n- equal: *l7\n",
+        "route:\n  receiver: r\n  routes: *l7\n",
+    ],
+)
+def test_a_yaml_alias_bomb_is_not_expanded(use: str) -> None:
+    """Nine to the eighth (43 million) references: turning them into text took seconds per
+    level, and one level more needs gigabytes."""
+    manifests = _alertmanager(_bomb(8) + use + "receivers:\n- name: r\n")
+    started = time.perf_counter()
+    findings = list(alertmanager.check(manifests))
+    explain_routes(manifests)
+    assert time.perf_counter() - started < 3
+    assert findings

@@ -520,10 +520,12 @@ class _Reader:
             if label == "...":
                 continue
             if not isinstance(label, str) or not LABEL_NAME.fullmatch(label):
+                # never str() it: a YAML alias bomb (a list of lists of ...) is gigabytes as text
                 self.problem(member(path, index), f"invalid label name {shown(label)} in group_by")
-            elif label in seen:
+                continue
+            if label in seen:
                 self.problem(member(path, index), f"duplicated label {shown(label)} in group_by")
-            seen.add(str(label))
+            seen.add(label)
 
     def inhibit_rule(self, index: int, node: Any) -> InhibitRule:
         path = member("$.inhibit_rules", index)
@@ -536,7 +538,8 @@ class _Reader:
             if not isinstance(label, str) or not LABEL_NAME.fullmatch(label):
                 message = f"invalid label name {shown(label)}"
                 self.problem(member(member(path, "equal"), position), message)
-        return InhibitRule(tuple(source), tuple(target), tuple(str(label) for label in equal))
+        labels = tuple(label for label in equal if isinstance(label, str))  # reported above
+        return InhibitRule(tuple(source), tuple(target), labels)
 
 
 class _DuplicateKey(yaml.constructor.ConstructorError):
