@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from kubeprom_build.validation import Finding, Manifest, alertmanager, dashboards, explain_routes
+from kubeprom_build.validation import (
+    Finding,
+    Manifest,
+    alertmanager,
+    dashboards,
+    explain_routes,
+    promrules,
+)
 
 PASSWORD = "Hunter2RedTeam"
 WEBHOOK = f"https://hooks.slack.com/services/T0/B0/{PASSWORD}"
@@ -195,3 +204,43 @@ def test_a_yaml_alias_bomb_is_not_expanded(use: str) -> None:
     explain_routes(manifests)
     assert time.perf_counter() - started < 3
     assert findings
+
+
+PROMQL_CRASH = [
+    "(" * 10_000 + "1" + ")" * 10_000,  # SIGSEGV in the native parser
+    "sum(" * 50_000 + "x" + ")" * 50_000,  # minutes
+    "1+" * 8_000 + "1",  # SIGSEGV
+    "x or " * 20_000 + "x",  # minutes
+]
+
+
+@pytest.mark.parametrize("expr", PROMQL_CRASH, ids=["parens", "sum", "plus", "or"])
+def test_a_hostile_promql_expression_is_not_given_to_the_parser(expr: str) -> None:
+    """In a child process: the old code killed it with SIGSEGV or ran for minutes."""
+    code = (
+        "import sys\n"
+        "from kubeprom_build.validation import Manifest\n"
+        "from kubeprom_build.validation.promrules import check\n"
+        "rule = {'alert': 'A', 'expr': sys.stdin.read()}\n"
+        "obj = {'apiVersion': 'monitoring.coreos.com/v1', 'kind': 'PrometheusRule',\n"
+        "       'metadata': {'name': 'r'}, 'spec': {'groups': [{'name': 'g', 'rules': [rule]}]}}\n"
+        "for f in check([Manifest('r.yaml', obj)]):\n"
+        "    print(f.severity.value, f.message)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=expr, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("warning PromQL not checked:"), done.stdout
+
+
+def test_a_long_real_world_expression_is_still_parsed() -> None:
+    expr = " or ".join(f'up{{job="j{i}"}} == 0' for i in range(300))  # 6,000 characters
+    obj = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "r"},
+        "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": expr + " +"}]}]},
+    }
+    [finding] = promrules.check([Manifest("r.yaml", obj)])
+    assert finding.message.startswith("invalid PromQL")
