@@ -14,8 +14,10 @@ exactly the same and change nothing. Two command lines broke it:
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +99,31 @@ def test_a_warning_while_looking_is_left_to_the_full_command(
     if "-q" not in argv:  # shown as a warning, or listed in --json's warnings
         assert "listed twice" in full_out + full_err
     assert (fast, out, err) in ((None, "", ""), (full, full_out, full_err))
+
+
+@pytest.mark.parametrize(
+    "argv", [["build", "dev"], ["--json", "build", "dev"], ["--json", "vendor"]]
+)
+def test_a_full_stdout_ends_alike_with_one_line_and_no_traceback(
+    project: Path, argv: list[str]
+) -> None:
+    """``kpb build dev > /dev/full``: the full command said "no space left on device" (exit
+    3), the fast path crashed with a traceback; with ``--json`` both did."""
+
+    def kpb(fast: bool) -> tuple[int, str]:
+        env = {k: v for k, v in os.environ.items() if k != fastpath.DISABLE}
+        if not fast:
+            env[fastpath.DISABLE] = "1"
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "kubeprom_build", "-C", str(project), *argv],
+                env=env,
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+            )
+        return done.returncode, done.stderr
+
+    fast, full = kpb(fast=True), kpb(fast=False)
+    assert fast == full == (3, "error: no space left on device\n")
