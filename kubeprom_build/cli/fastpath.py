@@ -14,7 +14,9 @@ error), returns None and the full command runs from the start: nothing has been 
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import re
 import sys
@@ -25,7 +27,7 @@ from typing import Any
 
 from kubeprom_build import fsutil, rendering, vendoring
 from kubeprom_build import project as projects
-from kubeprom_build.errors import EXIT_INTERRUPTED, EXIT_OK
+from kubeprom_build.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK
 
 #: Set (to anything) to always run the full command line: for comparing the two.
 DISABLE = "KPB_NO_FASTPATH"
@@ -64,6 +66,8 @@ def parse(argv: Sequence[str]) -> _Line | None:
     while args:
         arg = args.pop(0)
         name, has_value, value = arg.partition("=")
+        if has_value and not name.startswith("--"):
+            name = arg  # click reads '-C=x' as the value '=x': not a form answered here
         if name in _VALUE_OPTIONS and name not in seen:
             if not has_value:
                 if not args:
@@ -100,18 +104,64 @@ def answer(argv: Sequence[str]) -> int | None:
     if line is None or _live_output(line):
         return None
     try:
-        result = _vendor(line) if line.command == "vendor" else _build(line)
+        with _Logged() as logged:
+            result = _vendor(line, logged) if line.command == "vendor" else _build(line, logged)
     except KeyboardInterrupt:  # as the full command line ends on Ctrl-C or SIGTERM
         sys.stderr.write("interrupted\n")
         if line.json:
             error = {"message": "interrupted", "kind": "interrupted"}
             _envelope(line.command, None, EXIT_INTERRUPTED, error)
         return EXIT_INTERRUPTED
+    except OSError as err:  # the table or summary could not be written
+        return _output_failed(err)
     if result is None:
         return None
-    if line.json:
-        _envelope(line.command, result)
+    try:
+        if line.json:
+            _envelope(line.command, result)
+        sys.stdout.flush()
+    except OSError as err:
+        return _output_failed(err)
     return EXIT_OK
+
+
+def _output_failed(err: OSError) -> int:
+    """End as the full command line does when stdout cannot be written: a closed pipe
+    (``kpb build dev | head -0``) quietly with exit 1, as rich does; a full disk or anything
+    else with one error line. stdout then goes to /dev/null, so the flush at exit cannot fail
+    again (with a traceback)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+    if err.errno == errno.EPIPE:
+        return 1
+    message = os.strerror(err.errno).lower() if err.errno else "cannot write the output"
+    sys.stderr.write(f"error: {message}\n")
+    return EXIT_INPUT
+
+
+class _Logged(logging.Handler):
+    """Notes a warning logged while the fast path looks (the full CLI would show it, as
+    ``warning: ...``, or list it under ``--json``); without a handler Python's last-resort
+    handler would print it bare, even with ``-q``."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen = True
+
+    def __enter__(self) -> _Logged:
+        logging.getLogger("kpb").addHandler(self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        logging.getLogger("kpb").removeHandler(self)
 
 
 def _live_output(line: _Line) -> bool:
@@ -137,13 +187,13 @@ def _project(line: _Line) -> tuple[Path, Path] | None:
     return root, fsutil.check_vendor_dir(root, line.vendor)
 
 
-def _vendor(line: _Line) -> dict[str, Any] | None:
+def _vendor(line: _Line, logged: _Logged) -> dict[str, Any] | None:
     try:
         found = _project(line)
         names = None if found is None else vendoring.unchanged_packages(*found)
     except Exception:  # any doubt: the full command reports it
         return None
-    if names is None:
+    if names is None or logged.seen:
         return None
     if not (line.quiet or line.json):
         sys.stderr.write(
@@ -159,7 +209,7 @@ def _vendor(line: _Line) -> dict[str, Any] | None:
     }
 
 
-def _build(line: _Line) -> dict[str, Any] | None:
+def _build(line: _Line, logged: _Logged) -> dict[str, Any] | None:
     check = "--check" in line.flags
     try:
         found = _project(line)
@@ -186,7 +236,7 @@ def _build(line: _Line) -> dict[str, Any] | None:
         table = None if line.json else _table(results)
     except Exception:  # any doubt: the full command reports it
         return None
-    if table is None and not line.json:
+    if (table is None and not line.json) or logged.seen:
         return None
     if table is not None:
         sys.stdout.write(table)

@@ -46,6 +46,7 @@ from kubeprom_build.validation.objects import (
     secret_entries,
     shown,
     shown_text,
+    yaml_failure,
 )
 
 CHECK = "alertmanager"
@@ -118,7 +119,7 @@ class InhibitRule:
     equal: tuple[str, ...]
 
     def __str__(self) -> str:
-        source = ", ".join(str(m) for m in self.source) or "any alert"
+        source = ", ".join(_matcher_shown(m) for m in self.source) or "any alert"
         return f"{source} (equal: {', '.join(self.equal)})" if self.equal else source
 
 
@@ -211,7 +212,24 @@ def _routed(config: Config, labels: Mapping[str, str]) -> RoutedAlert:
         if all(m.matches(labels) for m in rule.target)  # no target matchers: every alert
     )
     nowhere = not any(config.receivers.get(name, False) for name in reached)
-    return RoutedAlert(tuple(sorted(labels.items())), reached, nowhere, inhibited)
+    # Receiver names and label values are quoted only when they look like names (a webhook
+    # URL pasted as a receiver name, or as a matcher's value, stays unsaid), as in findings.
+    receivers = tuple(r if looks_like_name(r) else _HIDDEN_RECEIVER for r in reached)
+    shown_labels = tuple((k, _value_shown(v)) for k, v in sorted(labels.items()))
+    return RoutedAlert(shown_labels, receivers, nowhere, inhibited)
+
+
+_HIDDEN_RECEIVER = "(a receiver not shown)"
+
+
+def _value_shown(value: str) -> str:
+    """A label value as a routing table shows it: as is, unless long or a URL."""
+    return value if shown_text(value).startswith("'") else "(not shown)"
+
+
+def _matcher_shown(matcher: Matcher) -> str:
+    hidden = not shown_text(matcher.value).startswith("'")
+    return f"{matcher.name}{matcher.op}(not shown)" if hidden else str(matcher)
 
 
 def _match(route: Route, labels: Mapping[str, str]) -> list[Route]:
@@ -277,7 +295,7 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -
                 None, None, "a mapping key must be a scalar", key_node.start_mark
             )
         if key in result:
-            raise yaml.constructor.ConstructorError(
+            raise _DuplicateKey(
                 None, None, f"key {shown(key)} already set in this mapping", key_node.start_mark
             )
         result[key] = loader.construct_object(value_node, deep=True)
@@ -308,13 +326,9 @@ class _Reader:
             return None
         try:
             document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            self.problem("$", f"{CONFIG_KEY} is not valid YAML{where}: {error.problem}")
-            return None
-        except yaml.YAMLError:
-            self.problem("$", f"{CONFIG_KEY} is not valid YAML")
+        except (yaml.YAMLError, RecursionError, ValueError) as error:
+            quoted = isinstance(error, _DuplicateKey)  # its key is quoted through shown()
+            self.problem("$", f"{CONFIG_KEY} is not valid YAML{yaml_failure(error, quoted)}")
             return None
         if not isinstance(document, Mapping):
             self.problem("$", f"{CONFIG_KEY} must hold a mapping")
@@ -506,10 +520,12 @@ class _Reader:
             if label == "...":
                 continue
             if not isinstance(label, str) or not LABEL_NAME.fullmatch(label):
+                # never str() it: a YAML alias bomb (a list of lists of ...) is gigabytes as text
                 self.problem(member(path, index), f"invalid label name {shown(label)} in group_by")
-            elif label in seen:
+                continue
+            if label in seen:
                 self.problem(member(path, index), f"duplicated label {shown(label)} in group_by")
-            seen.add(str(label))
+            seen.add(label)
 
     def inhibit_rule(self, index: int, node: Any) -> InhibitRule:
         path = member("$.inhibit_rules", index)
@@ -522,7 +538,12 @@ class _Reader:
             if not isinstance(label, str) or not LABEL_NAME.fullmatch(label):
                 message = f"invalid label name {shown(label)}"
                 self.problem(member(member(path, "equal"), position), message)
-        return InhibitRule(tuple(source), tuple(target), tuple(str(label) for label in equal))
+        labels = tuple(label for label in equal if isinstance(label, str))  # reported above
+        return InhibitRule(tuple(source), tuple(target), labels)
+
+
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """kpb's own message: it quotes the key only through :func:`shown`."""
 
 
 def _at(path: str, key: Any) -> str:

@@ -30,6 +30,7 @@ from kubeprom_build.validation.objects import (
     name_of,
     of_kind,
     secret_entries,
+    yaml_failure,
 )
 
 CHECK = "dashboards"
@@ -88,13 +89,8 @@ def _datasources(manifest: Manifest, known: set[str]) -> Iterator[Finding]:
             continue
         try:
             document = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            yield Finding.at(manifest, path, f"not valid YAML{where}: {error.problem}", CHECK)
-            continue
-        except yaml.YAMLError:
-            yield Finding.at(manifest, path, "not valid YAML", CHECK)
+        except (yaml.YAMLError, RecursionError, ValueError) as error:  # a datasource password
+            yield Finding.at(manifest, path, f"not valid YAML{yaml_failure(error)}", CHECK)
             continue
         for source in items(mapping(document).get("datasources")):
             for field in ("name", "uid"):
@@ -112,6 +108,11 @@ def _parsed(manifest: Manifest, dashboards: list[_Dashboard]) -> Iterator[Findin
         except json.JSONDecodeError as error:
             message = f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
             yield Finding.at(manifest, path, message, CHECK)
+            continue
+        except (RecursionError, ValueError) as error:  # too deep; an int over the digit limit
+            deep = isinstance(error, RecursionError)
+            why = "nested too deeply" if deep else "a number with too many digits"
+            yield Finding.at(manifest, path, f"invalid JSON: {why}", CHECK)
             continue
         if not isinstance(body, Mapping):
             yield Finding.at(manifest, path, "a dashboard must be a JSON object", CHECK)

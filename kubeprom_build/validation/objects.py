@@ -13,8 +13,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import yaml
+
 from kubeprom_build.validation.findings import Manifest
 
+#: What PyYAML quotes from the text in its messages: a tag, an alias, a character found.
+_YAML_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,39}")
 _SHOWN_TEXT = 100
@@ -113,3 +117,23 @@ def shown(value: Any) -> str:
 def shown_text(value: str) -> str:
     """A matcher's text quoted, unless it is long or holds a URL (then a placeholder)."""
     return repr(value) if len(value) <= _SHOWN_TEXT and "://" not in value else "(not shown)"
+
+
+def yaml_failure(error: BaseException, quoted: bool = False) -> str:
+    """Why a YAML document did not load, as `` at line L, column C: reason``, never its text.
+
+    PyYAML's messages quote what they stumbled on: an unquoted password such as ``!Hunter2``
+    or ``*Hunter2`` reads as a tag or an alias and would be quoted in full, so every quoted
+    part is dropped (unless ``quoted``: the caller's own message). Input nested too deeply
+    (RecursionError) or an integer beyond Python's digit limit (ValueError) is named as such.
+    """
+    if isinstance(error, RecursionError):
+        return ": nested too deeply"
+    if isinstance(error, ValueError):
+        return ": a number with too many digits"
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return ""
+    mark = error.problem_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = str(error.problem or "")
+    return f"{where}: {problem if quoted else _YAML_QUOTED.sub('…', problem)}"

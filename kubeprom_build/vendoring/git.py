@@ -98,12 +98,8 @@ _NETWORK_FAILURE = re.compile(
 _TOO_SLOW = re.compile(r"operation too slow|low speed", re.IGNORECASE)
 #: How much of git's stderr is kept: its last lines say why it failed.
 _STDERR_KEPT = 256 * 1024
-_USERINFO = re.compile(r"\A([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#]*@")
-
-
-def without_userinfo(text: str) -> str:
-    """``text`` with the ``user:token@`` of a URL dropped: logs and messages may be shared."""
-    return _USERINFO.sub(r"\1", text)
+#: ``text`` with the ``user:token@`` of every URL in it dropped: logs and messages may be shared.
+without_userinfo = uri.without_userinfo
 
 
 def _require_fixed_git() -> None:
@@ -285,7 +281,7 @@ def check_remote(remote: str) -> str:
     """
     uri.check_remote(remote)
     if remote.lower().startswith(("ext:", "fd:")):
-        raise ConfigError(f"remote {remote!r} uses a forbidden git transport")
+        raise ConfigError(f"remote {without_userinfo(remote)!r} uses a forbidden git transport")
     return remote
 
 
@@ -348,7 +344,7 @@ def run(
         detail = _last_line(text) or f"git exited with {code}"
         if remote and not offline and _NETWORK_FAILURE.search(text):
             detail += f"; {_NETWORK_HINT}"
-        raise GitError(f"{what}: {detail}")
+        raise GitError(without_userinfo(f"{what}: {detail}"))  # what may quote a remote
     return Result(bytes(out))
 
 
@@ -481,8 +477,9 @@ class _FedReader(io.RawIOBase):
 def _stalled(what: str, remote: str, seconds: float, command: str, cwd: Path | None) -> GitError:
     """One line naming the silent remote (and where a mirror sent it) and what to try."""
     if not remote:
+        what = without_userinfo(what)
         return GitError(f"{what}: git {command} gave no output for {seconds:g} s; {_NETWORK_HINT}")
-    shown = remote
+    shown = without_userinfo(remote)
     try:
         url = (
             run(
@@ -498,7 +495,7 @@ def _stalled(what: str, remote: str, seconds: float, command: str, cwd: Path | N
         url = ""
     url = without_userinfo(url)  # a mirror URL in the user's config may carry a token
     if url and url != without_userinfo(remote) and not _CONTROL_CHARS.search(url):
-        shown = f"{remote} (via {url})"
+        shown = f"{shown} (via {url})"
     return GitError(f"no data from {shown} for {seconds:g} s; {_NETWORK_HINT}")
 
 

@@ -42,6 +42,8 @@ _JB_SCHEMES = frozenset({"https", "http", "ssh", "git", "git+ssh", "ssh+git"})
 # jb's ssh patterns take any text as the host; from a dependency only a plain name will do.
 _NETWORK_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]{1,5})?")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+#: A URL's ``user:token@``, wherever it stands in a text (up to the last ``@`` of its host).
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s]*@")
 DEFAULT_VERSION = "master"
 _FALLBACK_HOST = "local"
 
@@ -94,6 +96,17 @@ def jb_match(text: str) -> _Match | None:
     return None
 
 
+def without_userinfo(text: str) -> str:
+    """``text`` with the ``user:token@`` of every URL in it dropped: logs and messages may be
+    shared (CI logs), and a remote as written may carry a token."""
+    return _USERINFO.sub(r"\1", text)
+
+
+def _shown(remote: str) -> str:
+    """How messages quote a remote: as written, less any credentials."""
+    return repr(without_userinfo(remote))
+
+
 def is_verbatim_remote(remote: str) -> bool:
     """True for remotes jb cannot use (``file://``, other schemes, filesystem paths).
 
@@ -111,13 +124,15 @@ def check_remote(remote: str) -> None:
     if not remote:
         raise ConfigError("remote is empty")
     if remote.startswith("-"):
-        raise ConfigError(f"remote {remote!r} must not start with '-'")
+        raise ConfigError(f"remote {_shown(remote)} must not start with '-'")
     if _TRANSPORT_HELPER.match(remote):
-        raise ConfigError(f"remote {remote!r} uses a '<transport>::' helper, which kpb refuses")
+        raise ConfigError(
+            f"remote {_shown(remote)} uses a '<transport>::' helper, which kpb refuses"
+        )
     if _CONTROL.search(remote):
-        raise ConfigError(f"remote {remote!r} contains control characters")
+        raise ConfigError(f"remote {_shown(remote)} contains control characters")
     if not is_text(remote):
-        raise ConfigError(f"remote {remote!r} is not UTF-8 text")
+        raise ConfigError(f"remote {_shown(remote)} is not UTF-8 text")
 
 
 def is_text(value: str) -> bool:
@@ -144,20 +159,20 @@ def network_remote(remote: str) -> str:
     check_remote(remote)
     if is_verbatim_remote(remote):
         raise ConfigError(
-            f"remote {remote!r} is not a network remote (https://, ssh:// or git@HOST:); "
+            f"remote {_shown(remote)} is not a network remote (https://, ssh:// or git@HOST:); "
             "only the project's own jsonnetfile may name a local path or file:// URL"
         )
     canonical = canonical_remote(remote)
     parts = remote_name_parts(remote)
     if not _NETWORK_HOST.fullmatch(parts.host):
         raise ConfigError(
-            f"remote {remote!r}: {parts.host!r} is not a host name (HOST or HOST:PORT)"
+            f"remote {_shown(remote)}: {parts.host!r} is not a host name (HOST or HOST:PORT)"
         )
     if "%" in parts.user or "%" in parts.repo:
         # jb's ssh patterns take any text as USER; git decodes percent-escapes when a user's
         # insteadOf turns the URL into a file:// mirror, where %2e%2e climbs out of it.
         raise ConfigError(
-            f"remote {remote!r}: percent-escapes are refused in a dependency's remote (git "
+            f"remote {_shown(remote)}: percent-escapes are refused in a dependency's remote (git "
             "decodes them for file:// mirrors, where '%2e%2e' would leave the mirror)"
         )
     return canonical
@@ -180,7 +195,7 @@ def canonical_remote(remote: str) -> str:
         return remote
     parts = split_remote(remote)
     if parts is None:
-        raise ConfigError(f"cannot parse git remote {remote!r} (expected HOST/USER/REPO)")
+        raise ConfigError(f"cannot parse git remote {_shown(remote)} (expected HOST/USER/REPO)")
     check_name_components(parts.name, remote)
     return parts.render()
 
@@ -199,7 +214,7 @@ def remote_name_parts(remote: str) -> RemoteParts:
     parts = split_remote(remote)
     if parts is None:
         if not is_verbatim_remote(remote):
-            raise ConfigError(f"cannot parse git remote {remote!r} (expected HOST/USER/REPO)")
+            raise ConfigError(f"cannot parse git remote {_shown(remote)} (expected HOST/USER/REPO)")
         parts = _path_name_parts(remote)
     check_name_components(parts.name, remote)
     return parts
@@ -211,7 +226,7 @@ def _path_name_parts(remote: str) -> RemoteParts:
     path = urlsplit(remote).path if URL_SCHEME.match(remote) else remote
     comps = [c for c in posixpath.normpath(path).split("/") if c not in ("", ".", "..")]
     if len(comps) < 2:
-        raise ConfigError(f"remote {remote!r}: need at least two path components to name it")
+        raise ConfigError(f"remote {_shown(remote)}: need at least two path components to name it")
     repo = comps[-1][: -len(".git")] if comps[-1].endswith(".git") else comps[-1]
     repo = repo or comps[-1]
     for index in range(len(comps) - 3, -1, -1):
@@ -225,9 +240,9 @@ def check_name_components(name: str, remote: str) -> None:
     """The name becomes ``vendor/<name>``; a leading '-' would also read as an option."""
     for comp in name.split("/"):
         if comp in ("", ".", "..") or comp.startswith("-") or "\\" in comp:
-            raise ConfigError(f"remote {remote!r} yields an unsafe package name {name!r}")
+            raise ConfigError(f"remote {_shown(remote)} yields an unsafe package name {name!r}")
         if _CONTROL.search(comp):
-            raise ConfigError(f"remote {remote!r} yields an unsafe package name {name!r}")
+            raise ConfigError(f"remote {_shown(remote)} yields an unsafe package name {name!r}")
 
 
 def clean_subdir(subdir: str) -> str:
