@@ -54,7 +54,14 @@ LAYERS: dict[str, int] = {
     "rendering": 5,
     # validation: checks over parsed objects
     "validation.findings": 2,
-    "validation": 5,
+    "validation.documents": 3,
+    "validation.schemaerrors": 3,
+    "validation.kubeschemas": 4,
+    "validation.crdschemas": 4,
+    "validation.objects": 5,
+    "validation.settings": 5,
+    "validation.runner": 6,
+    "validation": 7,
     # above both halves
     "project": 9,
     "scaffold": 9,
@@ -64,6 +71,7 @@ LAYERS: dict[str, int] = {
     "cli.jb": 11,
     "cli.vendor_cmds": 11,
     "cli.build_cmds": 12,
+    "cli.validate_cmds": 11,
     "cli": 13,
     "__main__": 14,
 }

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -63,6 +64,11 @@ log = logging.getLogger("kpb")
 
 #: Progress callback: (environment, stage) with stage "start" or "done".
 Progress = Callable[[str, str], None]
+#: Called with (environment, rendered files, the values they were rendered from) before
+#: anything is compared or published; raising KpbError fails the environment and leaves its
+#: output untouched. What it returns (or the error's ``report``) is ``EnvResult.gate_report``.
+#: Must be picklable (a module-level function or a frozen dataclass): workers receive it.
+Gate = Callable[[str, Mapping[str, bytes], Mapping[str, Any]], Any]
 
 ENV_DIR = "environments"
 OUT_DIR = "manifests"
@@ -93,6 +99,8 @@ class BuildRequest:
     #: Package and legacy names the project's jsonnetfile and lock list (None: the project has
     #: neither). Only used to say "run 'kpb vendor'" when an import fails.
     vendor_names: frozenset[str] | None = None
+    #: See :data:`Gate` (``kpb build --validate``); rendering does not know what it checks.
+    gate: Gate | None = None
 
     @property
     def library(self) -> list[Path]:
@@ -110,6 +118,7 @@ class EnvResult:
     diff: manifests.TreeDiff | None = None
     skipped: bool = False
     error: str | None = None
+    gate_report: Any = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,7 @@ class Rendered:
 
     files: Mapping[str, bytes]
     stamp: buildstate.Stamp
+    values: Mapping[str, Any] = field(default_factory=dict)  # the parsed output, per key
 
 
 def environments(project: Path) -> list[str]:
@@ -271,7 +281,8 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
     source = environment_file(request.project, env).relative_to(request.project)
     importer = _importer(request)
     text = _evaluate(request, env, engine, source, importer)
-    files = outputs.output_files(env, json.loads(text), request.variables.redactor())
+    values = json.loads(text)
+    files = outputs.output_files(env, values, request.variables.redactor())
     settings = _settings(request, env, engine, salt)
     lookups = tuple(
         buildstate.Lookup(base, rel, lk.found, lk.missing)
@@ -279,7 +290,7 @@ def render(request: BuildRequest, env: str, engine: Engine, salt: str) -> Render
     )
     inputs = {path: buildstate.digest(data, salt) for path, data in importer.files.items()}
     written = {rel: buildstate.digest(data, salt) for rel, data in files.items()}
-    return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))
+    return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written), values)
 
 
 def render_interruptibly(request: BuildRequest, env: str, engine: Engine) -> Rendered:
@@ -543,15 +554,19 @@ def build_environment(request: BuildRequest, env: str) -> EnvResult:
     try:
         engine = get_engine(request.engine)
         name = engine.name
-        diff, skipped = _build_locked(request, env, engine)
+        diff, skipped, gated = _build_locked(request, env, engine)
     except KpbError as err:
-        return EnvResult(env, name, time.perf_counter() - started, error=str(err))
-    return EnvResult(env, name, time.perf_counter() - started, diff=diff, skipped=skipped)
+        report = getattr(err, "report", None)
+        return EnvResult(
+            env, name, time.perf_counter() - started, error=str(err), gate_report=report
+        )
+    seconds = time.perf_counter() - started
+    return EnvResult(env, name, seconds, diff=diff, skipped=skipped, gate_report=gated)
 
 
 def _build_locked(
     request: BuildRequest, env: str, engine: Engine
-) -> tuple[manifests.TreeDiff, bool]:
+) -> tuple[manifests.TreeDiff, bool, Any]:
     environment_file(request.project, env)
     check_project_dirs(request)
     if request.check:  # reads only: no lock, and no .kpb/ created
@@ -564,8 +579,9 @@ def _build_locked(
     with fsutil.file_lock(lock, output_label(request, env), request.wait_seconds):
         current = _unchanged_since_stamp(request, env, engine, state, target)
         if current is not None:
-            return current, True
+            return current, True, None
         rendered = render_interruptibly(request, env, engine)
+        gated = _gate(request, env, rendered)
         buildstate.forget(state, env)
         target = _output_dir(request, env, create=True)
         diff = manifests.publish(target, rendered.files)
@@ -573,17 +589,23 @@ def _build_locked(
             buildstate.save(state, env, rendered.stamp)
         except OSError as err:  # only costs an evaluation next time
             log.info("could not record the build stamp of %s: %s", env, err)
-        return diff, False
+        return diff, False, gated
+
+
+def _gate(request: BuildRequest, env: str, rendered: Rendered) -> Any:
+    """Step 5½: the caller's check of the rendered output, before anything is written."""
+    return None if request.gate is None else request.gate(env, rendered.files, rendered.values)
 
 
 def _check(
     request: BuildRequest, env: str, engine: Engine, target: Path, state: Path
-) -> tuple[manifests.TreeDiff, bool]:
+) -> tuple[manifests.TreeDiff, bool, Any]:
     current = _unchanged_since_stamp(request, env, engine, state, target)
     if current is not None:
-        return current, True
+        return current, True, None
     rendered = render_interruptibly(request, env, engine)
-    return manifests.compare(target, rendered.files), False
+    gated = _gate(request, env, rendered)
+    return manifests.compare(target, rendered.files), False, gated
 
 
 def _unchanged_since_stamp(
