@@ -30,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kubeprom_build import validation
 from kubeprom_build.validation import crdschemas, documents, kubeschemas
 
@@ -47,8 +49,13 @@ def _median(fn: Callable[[], object], repeat: int) -> float:
 
 
 def _values(folder: Path) -> dict[str, Any]:
-    read = documents.from_directory(folder)
-    return {m.file.removesuffix(".yaml"): m.obj for m in read.manifests}
+    """``{key: value}`` as a build hands them to the gate: one document per file (a ``List``
+    stays one value, as kube-prometheus's dashboard definitions are)."""
+    values = {}
+    for path in sorted(folder.rglob("*.yaml")):
+        [value] = [d for d in yaml.load_all(path.read_bytes(), Loader=documents.Loader) if d]
+        values[path.relative_to(folder).as_posix().removesuffix(".yaml")] = value
+    return values
 
 
 def _reference_schemas(folder: Path, out: Path) -> list[tuple[Path, Path]]:

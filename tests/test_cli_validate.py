@@ -48,7 +48,7 @@ def test_validate_prints_one_line_per_finding_and_exits_1(
         "dev: demo-deployment.yaml: Deployment/monitoring/demo: $.spec.replicas: "
         "expected integer, got string (Kubernetes 1.35)"
     ]
-    assert "error: validation failed: dev (1 errors, 0 warnings)" in err
+    assert "error: validation failed: dev (1 error, 0 warnings)" in err
     assert "prd: 7 objects, 0 errors, 0 warnings (Kubernetes 1.35)" in err
 
 
@@ -192,3 +192,19 @@ def test_bad_options_are_one_line_exit_3(project: Path, capsys: pytest.CaptureFi
     capsys.readouterr()
     assert run(["-C", str(project), "build", "dev", "--strict"]) == 3
     assert "need --validate" in capsys.readouterr().err
+
+
+def test_make_check_fails_on_an_invalid_environment(tmp_path: Path) -> None:
+    """``make check`` builds with --validate: a schema error fails it, naming the finding."""
+    from tests.test_cli_init import _make_check
+
+    project = validproject.make_project(tmp_path / "new")
+    assert run(["-C", str(project), "-q", "init", "--minimal"]) == 0
+    assert run(["-C", str(project), "-q", "vendor"]) == 0
+    assert _make_check(project).returncode == 0
+    _broken(project)
+    done = _make_check(project)
+    assert done.returncode != 0, done.stdout + done.stderr  # make: 2 when kpb exits 1
+    assert "dev: demo-deployment.yaml: Deployment/monitoring/demo: $.spec.replicas" in done.stdout
+    assert "error: validation failed: dev (2 errors, 0 warnings)" in done.stderr
+    assert SECRET not in done.stdout + done.stderr

@@ -348,3 +348,13 @@ def test_a_symlink_in_the_tree_is_reported_not_followed(tree: Path, tmp_path: Pa
     result = validation.validate_directory("dev", tree, validation.Options())
     assert [(f.file, f.check) for f in result.findings] == [("link.yaml", "documents")]
     assert "not a regular file" in result.findings[0].message
+
+
+def test_a_billion_laughs_file_is_refused_not_expanded(tree: Path) -> None:
+    """Nine levels of ten aliases: 10^9 leaves once expanded; reading must stay instant."""
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: lol}", "l0: &l0 [lol]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 10)]
+    (tree / "lol.yaml").write_text("\n".join(lines) + "\n")
+    result = validation.validate_directory("dev", tree, validation.Options())
+    assert [(f.file, f.check) for f in result.findings] == [("lol.yaml", "documents")]
+    assert "aliases" in result.findings[0].message

@@ -44,8 +44,8 @@ KubeVersionOpt = Annotated[
     typer.Option(
         "--kube-version",
         metavar="1.N",
-        help="Kubernetes minor version whose schemas objects must match (default: kpb.toml's "
-        f"[validate] kube-version, else {validation.DEFAULT_KUBE_VERSION}, the newest on EKS).",
+        help="Kubernetes minor version whose schemas objects must match (default: kube-version "
+        f"in kpb.toml, else {validation.DEFAULT_KUBE_VERSION}, the newest on EKS).",
         show_default=False,
     ),
 ]
@@ -207,5 +207,5 @@ def result_document(results: Sequence[validation.Result], redact: Any = None) ->
 def fail_if_invalid(results: Sequence[validation.Result]) -> None:
     failed = [r for r in results if r.failed]
     if failed:
-        what = ", ".join(f"{r.env} ({r.errors} errors, {r.warnings} warnings)" for r in failed)
+        what = ", ".join(f"{r.env} ({r.counts()})" for r in failed)
         raise InvalidError(f"validation failed: {what}")

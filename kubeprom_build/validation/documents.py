@@ -32,7 +32,7 @@ MAX_FILE_BYTES = 64 << 20
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+class Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     """PyYAML's safe loader (libyaml when present), reading values as Kubernetes does.
 
     An unquoted ``2024-01-01`` stays a string (the API server's YAML-to-JSON step never makes
@@ -45,7 +45,7 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     }
 
 
-_Loader.add_constructor("tag:yaml.org,2002:value", _Loader.construct_yaml_str)
+Loader.add_constructor("tag:yaml.org,2002:value", Loader.construct_yaml_str)
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,12 @@ def _walk_fd(fd: int, prefix: str) -> Iterator[tuple[str, bytes | None, str]]:
 
 def _parse(rel: str, data: bytes, manifests: list[Manifest], findings: list[Finding]) -> None:
     try:
-        documents = list(yaml.load_all(data, Loader=_Loader))
+        documents = list(yaml.load_all(data, Loader=Loader))
     except yaml.YAMLError as err:
         findings.append(Finding.in_file(rel, _yaml_problem(err), CHECK))
+        return
+    if b"*" in data and _shares_nodes(documents):
+        findings.append(Finding.in_file(rel, _ALIASES, CHECK))
         return
     _collect(rel, documents, manifests, findings)
 
@@ -164,6 +167,30 @@ def _expand(document: dict[str, Any]) -> Iterator[tuple[dict[str, Any] | None, s
         return
     for i, item in enumerate(items):
         yield (item if isinstance(item, dict) else None), f"$.items[{i}]"
+
+
+_ALIASES = (
+    "uses YAML aliases (*name) to repeat a mapping or list; kpb never writes them and "
+    "expanding them can take exponential time, so the file is not validated"
+)
+
+
+def _shares_nodes(documents: list[Any]) -> bool:
+    """True when a mapping or list is reached twice: an alias, as in a "billion laughs" file.
+
+    PyYAML builds an alias as a reference to the same object (cheap), but a validator expands
+    every reference into a copy. Run only for files containing ``*`` at all.
+    """
+    seen: set[int] = set()
+    stack: list[Any] = list(documents)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict | list):
+            if id(node) in seen:
+                return True
+            seen.add(id(node))
+            stack.extend(node.values() if isinstance(node, dict) else node)
+    return False
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:

@@ -66,11 +66,14 @@ class Result:
         """Errors fail; warnings too with ``strict``."""
         return self.errors > 0 or (self.options.strict and self.warnings > 0)
 
+    def counts(self) -> str:
+        """``1 error, 2 warnings``."""
+        return f"{_count(self.errors, 'error')}, {_count(self.warnings, 'warning')}"
+
     def summary(self) -> str:
         return (
-            f"{self.env}: {self.objects} objects, {_count(self.errors, 'error')}, "
-            f"{_count(self.warnings, 'warning')} (Kubernetes {self.options.kube_version}"
-            f"{', strict' if self.options.strict else ''})"
+            f"{self.env}: {self.objects} objects, {self.counts()} (Kubernetes "
+            f"{self.options.kube_version}{', strict' if self.options.strict else ''})"
         )
 
 
@@ -113,8 +116,8 @@ class Gate:
         result = run(env, read, chosen)
         if result.failed:
             raise InvalidError(
-                f"environment {env!r} is not valid: {_count(result.errors, 'error')}, "
-                f"{_count(result.warnings, 'warning')}; its output was left unchanged",
+                f"environment {env!r} is not valid ({result.counts()}); its output was left "
+                "unchanged",
                 result,
             )
         return result
