@@ -358,3 +358,13 @@ def test_a_billion_laughs_file_is_refused_not_expanded(tree: Path) -> None:
     result = validation.validate_directory("dev", tree, validation.Options())
     assert [(f.file, f.check) for f in result.findings] == [("lol.yaml", "documents")]
     assert "aliases" in result.findings[0].message
+
+
+@pytest.mark.parametrize("value", ["{1: one}", "!!binary aGVsbG8=", "!!set {a, b}"])
+def test_a_value_json_cannot_hold_is_one_finding(tree: Path, value: str) -> None:
+    """YAML can say more than JSON; such an object is reported, not a crash (exit 70)."""
+    config = tree / CONFIGMAP
+    config.write_text(config.read_text() + f"extra: {value}\n")
+    result = validation.validate_directory("dev", tree, validation.Options())
+    assert [(f.file, f.path) for f in result.findings] == [(CONFIGMAP, "$")]
+    assert "JSON cannot represent" in result.findings[0].message

@@ -20,13 +20,22 @@ from kubeprom_build.validation.findings import Finding, Manifest, json_path
 #: What jsonschema-rs puts in place of a value in its own messages (never shown by kpb).
 MASK = "***"
 _SHOWN_OPTIONS = 8
+NOT_JSON = (
+    "holds a value JSON cannot represent (a key that is not a string, binary data, a set); "
+    "not validated"
+)
 
 
 def findings(
     validator: jsonschema_rs.Validator, manifest: Manifest, check: str, schema_name: str
 ) -> Iterator[Finding]:
     """Every schema violation of ``manifest``, one finding each, at the value's JSON path."""
-    for error in validator.iter_errors(manifest.obj):
+    try:
+        errors = list(validator.iter_errors(manifest.obj))
+    except (ValueError, OverflowError):  # a YAML file can hold what JSON cannot
+        yield Finding.at(manifest, "$", NOT_JSON, check)
+        return
+    for error in errors:
         parts: list[str | int] = list(error.instance_path)
         for path, message in _describe(error, parts, manifest.obj):
             yield Finding.at(manifest, json_path(path), f"{message} ({schema_name})", check)
