@@ -88,8 +88,11 @@ def _reference_schemas(folder: Path, out: Path) -> list[tuple[Path, Path]]:
 
 
 def _reference(pairs: list[tuple[Path, Path]], tool: str) -> int:
-    """Run the reference; the number of files it rejected (its Python regexes refuse the
-    CRDs' ``(?i)`` inline flags that Go and kpb accept: a limit of the reference, reported)."""
+    """Run the reference; the number of files it rejected that kpb and the API server accept.
+
+    Causes seen: Python's ``re`` refuses the PrometheusRule CRD's ``(?i)`` inline flag (every
+    PrometheusRule fails), and PyYAML without kpb's loader cannot read a CRD's lone ``=``.
+    """
     rejected = 0
     for instance, schema in pairs:
         done = subprocess.run(
@@ -110,7 +113,7 @@ def main() -> None:
     default = Path(mirrors) / "kp-v0.18.0" / "src" / "manifests"
     parser.add_argument("--manifests", type=Path, default=default)
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--reference-runs", type=int, default=3)
+    parser.add_argument("--reference-runs", type=int, default=1, help="about 5 min each")
     args = parser.parse_args()
     if not args.manifests.is_dir():
         sys.exit(f"no manifests at {args.manifests} (set KPB_MIRRORS, see docs/realworld.md)")
@@ -128,12 +131,12 @@ def main() -> None:
         sys.exit("check-jsonschema is not installed (pip install -e '.[dev]')")
     with tempfile.TemporaryDirectory() as tmp:
         pairs = _reference_schemas(args.manifests, Path(tmp))
-        rejected = _reference(pairs, tool)
-        reference = _median(lambda: _reference(pairs, tool), args.reference_runs)
+        rejected: list[int] = []
+        reference = _median(lambda: rejected.append(_reference(pairs, tool)), args.reference_runs)
     print(f"(a) build --validate gate (values, cold)   {gated:8.3f} s   budget 1.000 s")
     print(f"(b) kpb validate (files, YAML parsed, cold) {on_disk:8.3f} s")
     print(f"(c) check-jsonschema per file ({len(pairs)} runs)   {reference:8.3f} s")
-    print(f"    (the reference rejected {rejected} files kpb accepts: see _reference)")
+    print(f"    (the reference rejected {rejected[-1]} files kpb accepts: see _reference)")
     print(f"ratio (c)/(a) {reference / gated:6.1f}x   (c)/(b) {reference / on_disk:6.1f}x")
 
 
