@@ -9,7 +9,7 @@ KPB_FLAGS ?=
 #   make build ENV=dev BUILD_FLAGS='--ext-code-file secrets=secrets/dev.json'
 BUILD_FLAGS ?=
 
-.PHONY: help vendor update build build-all check check-manifests test test-real lint bench bench-noop clean
+.PHONY: help vendor update build build-all validate check check-manifests test test-real lint bench bench-noop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,14 +35,18 @@ build: $(VENV)/.installed ## Vendor, then build manifests/$(ENV) (ENV=dev|stg|pr
 build-all: $(VENV)/.installed ## Vendor, then build every environment
 	$(KPB) $(KPB_FLAGS) build --vendor $(BUILD_FLAGS) --all
 
+validate: $(VENV)/.installed ## Validate every environment's built manifests (kpb validate --all)
+	$(KPB) $(KPB_FLAGS) validate --all
+
 # manifests/ is git-ignored here, so a fresh CI checkout has nothing for `build --check` to compare
 # with: `check` proves vendor/ matches the lock and every environment builds, into a temporary
-# directory (the work tree is not touched). Repositories that commit manifests/ use check-manifests.
-check: vendor ## CI: fail when vendor/ differs from the lock or an environment does not build
+# directory (the work tree is not touched), and that every environment validates (docs/validation.md).
+# Repositories that commit manifests/ use check-manifests.
+check: vendor ## CI: fail when vendor/ differs from the lock or an environment does not build or validate
 	$(KPB) $(KPB_FLAGS) vendor --verify
 	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
-		echo "$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --all --force --output $$out" && \
-		$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --all --force --output "$$out"
+		echo "$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --all --force --validate --output $$out" && \
+		$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --all --force --validate --output "$$out"
 
 check-manifests: vendor ## For repositories that commit manifests/: fail when it is out of date
 	$(KPB) $(KPB_FLAGS) build $(BUILD_FLAGS) --check --all
@@ -60,6 +64,7 @@ bench: $(VENV)/.installed ## Run the benchmarks (prints ratios against the refer
 	$(VENV)/bin/python benchmarks/bench_vendor.py
 	$(VENV)/bin/python benchmarks/bench_build.py
 	$(VENV)/bin/python benchmarks/bench_noop.py
+	$(VENV)/bin/python benchmarks/bench_validate.py
 
 # Needs the mirrors of docs/realworld.md; JB_ENV sources jb's environment, e.g. /work/tools/jb-env.sh.
 bench-noop: $(VENV)/.installed ## No-op vendor/build against jb's no-op on kube-prometheus (KPB_MIRRORS=DIR)

@@ -22,7 +22,8 @@ EXIT_BUG = 70
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 differences found (build --check, diff, vendor --verify); 2 usage "
+    "Exit codes: 0 ok; 1 differences found (build --check, diff, vendor --verify) or invalid "
+    "manifests (validate, build --validate); 2 usage "
     "error; 3 input error (project file, jsonnet, remote or network, project busy); 4 not "
     "ready (vendor/ missing or stale: run 'kpb vendor'); 130 interrupted; 70 bug in kpb."
 )
@@ -78,3 +79,24 @@ class OutOfDateError(KpbError):
 
     exit_code = EXIT_DIFFERENCES
     kind = "out_of_date"
+
+
+class InvalidError(KpbError):
+    """Validation found errors in the manifests (``validate``, ``build --validate``).
+
+    ``report`` carries what the validation found, through pickling too (a build validates in
+    worker processes), so the CLI can list the findings of an environment that failed.
+    """
+
+    exit_code = EXIT_DIFFERENCES
+    kind = "invalid"
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message, report)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def report(self) -> object:
+        return self.args[1]

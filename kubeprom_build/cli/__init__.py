@@ -14,10 +14,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kubeprom_build.cli import build_cmds, vendor_cmds
+    from kubeprom_build.cli import build_cmds, validate_cmds, vendor_cmds
     from kubeprom_build.cli.app import app, run
 
-__all__ = ["app", "build_cmds", "main", "run", "vendor_cmds"]
+__all__ = ["app", "build_cmds", "main", "run", "validate_cmds", "vendor_cmds"]
 
 
 def _terminated(_signum: int, _frame: object) -> None:
@@ -35,6 +35,7 @@ def main() -> None:
         sys.exit(code)
     importlib.import_module(f"{__name__}.build_cmds")
     importlib.import_module(f"{__name__}.vendor_cmds")
+    importlib.import_module(f"{__name__}.validate_cmds")
     from kubeprom_build.cli.app import main as app_main
 
     app_main()
@@ -45,6 +46,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     importlib.import_module(f"{__name__}.build_cmds")
     importlib.import_module(f"{__name__}.vendor_cmds")
+    importlib.import_module(f"{__name__}.validate_cmds")
     value = getattr(importlib.import_module(f"{__name__}.app"), name)
     globals()[name] = value
     return value

@@ -19,8 +19,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kubeprom_build import rendering, vendoring
-from kubeprom_build.cli import complete, vendor_cmds
+from kubeprom_build import rendering, validation, vendoring
+from kubeprom_build.cli import complete, validate_cmds, vendor_cmds
 from kubeprom_build.cli.app import app, options, report, stderr, stdout
 from kubeprom_build.errors import (
     EXIT_DIFFERENCES,
@@ -217,6 +217,7 @@ BUILD_HELP = "\n\n".join(
         "  kpb build environments/dev.jsonnet   the same (Tanka and build.sh habit)",
         "  kpb build --all -j 4                 every environment, 4 at a time",
         "  kpb build --check --all              CI: exit 1 if manifests/ is out of date",
+        "  kpb build --all --validate           validate first; an invalid env is not written",
         "  kpb build --all --output /tmp/out    write /tmp/out/<ENV>/ instead",
         "  kpb build prd --ext-str-file pw=secrets/prd.txt --json",
     ]
@@ -262,6 +263,17 @@ def build_command(
     tla_str_file: TlaStrFileOpt = None,
     tla_code: TlaCodeOpt = None,
     tla_code_file: TlaCodeFileOpt = None,
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate",
+            help="Validate what was rendered before writing it (see 'kpb validate'); an "
+            "environment with errors is not written, exit 1.",
+        ),
+    ] = False,
+    kube_version: validate_cmds.KubeVersionOpt = None,
+    strict: validate_cmds.StrictOpt = False,
+    crd_dir: validate_cmds.CrdDirOpt = None,
     jobs: Annotated[
         int,
         typer.Option(
@@ -288,16 +300,51 @@ def build_command(
     )
     request = _request(ctx, evaluation, check=check, force=force, output=output)
     selected = _select(request.project, envs, all_)
+    chosen: dict[str, validation.Options] = {}
+    if validate:
+        dirs = validate_cmds.crd_dirs(crd_dir)
+        chosen = validation.resolve(request.project, selected, kube_version, strict, dirs)
+        request = dataclasses.replace(request, gate=validation.Gate(tuple(chosen.items())))
+    elif kube_version is not None or strict or crd_dir:
+        raise ConfigError("--kube-version, --strict and --crd-dir need --validate")
     if vendor_first and (request.project / "jsonnetfile.json").is_file():  # else: nothing to vendor
         vendor_cmds.run_vendoring(ctx, vendoring.vendor, offline=False, pins=False, jobs=8)
     _require_ready(ctx)
     glob = options(ctx)
     with _progress(selected, glob.quiet) as progress:
         outcome = rendering.build(request, selected, jobs=jobs, progress=progress)
-    report(_json_report(request, outcome, glob.warnings))
+    checked = _validated(request, outcome, chosen) if validate else []
+    document = _json_report(request, outcome, glob.warnings)
+    redact = request.variables.redactor().redact
+    if validate:
+        document["validation"] = validate_cmds.result_document(checked, redact)
+    report(document)
     if not glob.json:
         _print_summary(request, outcome, check)
-    _finish(request, outcome, check)
+    validate_cmds.show(checked, glob.json, redact)
+    _finish(request, outcome, check, invalid=[r.env for r in checked if r.failed])
+    validate_cmds.fail_if_invalid(checked)
+
+
+def _validated(
+    request: rendering.BuildRequest,
+    outcome: rendering.BuildReport,
+    chosen: dict[str, validation.Options],
+) -> list[validation.Result]:
+    """What each environment's gate found; an environment skipped as current is read from disk.
+
+    A skipped environment's output is exactly what a build would render (its stamp proved
+    it), so validating the files there is validating this build.
+    """
+    results: list[validation.Result] = []
+    for r in outcome.results:
+        if isinstance(r.gate_report, validation.Result):
+            results.append(r.gate_report)
+        elif r.error is None and r.skipped:
+            label = rendering.output_label(request, r.env)
+            folder = Path(label) if Path(label).is_absolute() else request.project / label
+            results.append(validation.validate_directory(r.env, folder, chosen[r.env]))
+    return results
 
 
 @contextmanager
@@ -394,8 +441,14 @@ def _json_report(
     }
 
 
-def _finish(request: rendering.BuildRequest, outcome: rendering.BuildReport, check: bool) -> None:
-    failed = [r for r in outcome.results if r.error is not None]
+def _finish(
+    request: rendering.BuildRequest,
+    outcome: rendering.BuildReport,
+    check: bool,
+    invalid: list[str] | None = None,
+) -> None:
+    """Raise the error the outcome calls for; invalid environments are left to the caller."""
+    failed = [r for r in outcome.results if r.error is not None and r.env not in (invalid or [])]
     if len(failed) == 1 and failed[0].error is not None:
         raise failed[0].error
     if failed:

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kubeprom_build import fsutil
 from kubeprom_build.errors import BuildError, ConfigError, KpbError
@@ -48,6 +48,11 @@ log = logging.getLogger("kpb")
 
 #: Progress callback: (environment, stage) with stage "start" or "done".
 Progress = Callable[[str, str], None]
+#: Called with (environment, rendered files, the values they were rendered from) before
+#: anything is compared or published; raising KpbError fails the environment and leaves its
+#: output untouched. What it returns (or the error's ``report``) is ``EnvResult.gate_report``.
+#: Must be picklable (a module-level function or a frozen dataclass): workers receive it.
+Gate = Callable[[str, Mapping[str, bytes], Mapping[str, Any]], Any]
 
 ENV_DIR = "environments"
 _OUT_DIR = "manifests"
@@ -77,6 +82,8 @@ class BuildRequest:
     #: Package and legacy names the project's jsonnetfile and lock list (None: the project has
     #: neither). Only used to say "run 'kpb vendor'" when an import fails.
     vendor_names: frozenset[str] | None = None
+    #: See :data:`Gate` (``kpb build --validate``); rendering does not know what it checks.
+    gate: Gate | None = None
 
     @property
     def library(self) -> list[Path]:
@@ -98,6 +105,7 @@ class EnvResult:
     diff: manifests.TreeDiff | None = None
     skipped: bool = False
     error: KpbError | None = None
+    gate_report: Any = None  # what BuildRequest.gate returned, or the report its error carries
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ class Rendered:
 
     files: Mapping[str, bytes]
     stamp: buildstate.Stamp
+    values: Mapping[str, Any] = field(default_factory=dict)  # the parsed output, per key
 
 
 @dataclass(frozen=True)
@@ -298,12 +307,13 @@ def _render(request: BuildRequest, env: _Environment, engine: Engine, salt: str)
 
     importer = _importer(request)
     text = _evaluate(request, env, engine, importer)
-    files = outputs.output_files(env.name, json.loads(text), request.variables.redactor())
+    values = json.loads(text)
+    files = outputs.output_files(env.name, values, request.variables.redactor())
     settings = _settings(request, env.name, engine, salt)
     lookups = tuple(importer.lookups[key] for key in sorted(importer.lookups))
     inputs = {path: buildstate.digest(data, salt) for path, data in importer.files.items()}
     written = {rel: buildstate.digest(data, salt) for rel, data in files.items()}
-    return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written))
+    return Rendered(files, buildstate.Stamp(salt, settings, lookups, inputs, written), values)
 
 
 def _render_interruptibly(request: BuildRequest, env: _Environment, engine: Engine) -> Rendered:
@@ -466,20 +476,20 @@ def _build_environment(request: BuildRequest, env: _Environment) -> EnvResult:
     started = time.perf_counter()
     try:
         engine = get_engine(request.engine)  # pinned by build(): the same in every worker
-        diff, skipped = _build_steps(request, env, engine)
+        diff, skipped, gated = _build_steps(request, env, engine)
     except KpbError as err:  # its frames would keep the evaluation's data alive: dropped
         error = err.with_traceback(None)
-        return EnvResult(
-            env.name, request.engine or "?", time.perf_counter() - started, error=error
-        )
+        elapsed = time.perf_counter() - started
+        report = getattr(err, "report", None)
+        return EnvResult(env.name, request.engine or "?", elapsed, error=error, gate_report=report)
     elapsed = time.perf_counter() - started
-    return EnvResult(env.name, engine.name, elapsed, diff=diff, skipped=skipped)
+    return EnvResult(env.name, engine.name, elapsed, diff=diff, skipped=skipped, gate_report=gated)
 
 
 def _build_steps(
     request: BuildRequest, env: _Environment, engine: Engine
-) -> tuple[manifests.TreeDiff, bool]:
-    """The pipeline of one environment: ``(differences, skipped)``.
+) -> tuple[manifests.TreeDiff, bool, Any]:
+    """The pipeline of one environment: ``(differences, skipped, what the gate returned)``.
 
     1. its file was found by :func:`build`, for every environment before any is evaluated.
     """
@@ -489,12 +499,18 @@ def _build_steps(
         # 2. skip when the stamp proves the output current
         current = _unchanged_since_stamp(request, env.name, engine, state, target)
         if current is not None:
-            return current, True
+            return current, True, None
         # 3-5. evaluate, check the output contract, render the YAML files
         rendered = _render_interruptibly(request, env, engine)
+        # 5b. the caller's gate (build --validate): raising leaves the output untouched
+        gated = (
+            None
+            if request.gate is None
+            else request.gate(env.name, rendered.files, rendered.values)
+        )
         # 6. compare with the output directory, or publish to it
         if request.check:
-            return manifests.compare(target, rendered.files), False
+            return manifests.compare(target, rendered.files), False, gated
         buildstate.forget(state, env.name)
         diff = manifests.publish(_output_dir(request, env.name, create=True), rendered.files)
         # 7. record the stamp
@@ -502,7 +518,7 @@ def _build_steps(
             buildstate.save(state, env.name, rendered.stamp)
         except OSError as err:  # only costs an evaluation next time
             log.info("could not record the build stamp of %s: %s", env.name, err)
-        return diff, False
+        return diff, False, gated
 
 
 def _output_lock(

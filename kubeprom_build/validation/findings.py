@@ -9,7 +9,8 @@ the YAML files of one environment, so every check can name the file and the obje
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,6 +69,54 @@ class Finding:
         severity: Severity = Severity.ERROR,
     ) -> Finding:
         return cls(manifest.file, manifest.ref, path, message, check, severity)
+
+    @classmethod
+    def in_file(
+        cls, file: str, message: str, check: str, severity: Severity = Severity.ERROR
+    ) -> Finding:
+        """A problem with a whole file (it does not parse, or holds no object)."""
+        return cls(file, NO_OBJECT, "$", message, check, severity)
+
+    def line(self, env: str) -> str:
+        """``ENV: FILE: KIND/NS/NAME: $.path: message`` (warnings say so)."""
+        level = "warning: " if self.severity is Severity.WARNING else ""
+        return f"{env}: {self.file}: {self.ref}: {self.path}: {level}{self.message}"
+
+    def as_json(self, env: str) -> dict[str, str]:
+        """The ``--json`` form (docs/json.md)."""
+        return {
+            "environment": env,
+            "file": self.file,
+            "object": self.ref,
+            "path": self.path,
+            "message": self.message,
+            "check": self.check,
+            "severity": self.severity.value,
+        }
+
+
+#: ``Finding.ref`` of a problem with a whole file (it does not parse, it is not an object).
+NO_OBJECT = "-"
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    """``$.spec.containers[0].name`` from path parts; keys that are not plain are bracketed.
+
+    ``$.metadata.annotations['example.com/x']``: a key with dots or slashes must not read as
+    several levels.
+    """
+    out = ["$"]
+    for part in parts:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif _PLAIN_KEY.fullmatch(part):
+            out.append(f".{part}")
+        else:
+            escaped = part.replace("\\", "\\\\").replace("'", "\\'")
+            out.append(f"['{escaped}']")
+    return "".join(out)
 
 
 class Check(Protocol):
