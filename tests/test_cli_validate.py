@@ -8,6 +8,8 @@ output ever holds a secret value, and that kpb.toml settings and mistakes are ha
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,15 @@ def test_make_check_fails_on_an_invalid_environment(tmp_path: Path) -> None:
     assert "dev: demo-deployment.yaml: Deployment/monitoring/demo: $.spec.replicas" in done.stdout
     assert "error: validation failed: dev (2 errors, 0 warnings)" in done.stderr
     assert SECRET not in done.stdout + done.stderr
+
+
+def test_the_cli_loads_no_schema_library_until_it_validates() -> None:
+    """A build without --validate pays nothing for validation (memory, start-up)."""
+    probe = (
+        "import sys, kubeprom_build.cli.build_cmds, kubeprom_build.cli.validate_cmds\n"
+        "print(sorted(m for m in ('jsonschema_rs', 're2', 'promql_parser') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"

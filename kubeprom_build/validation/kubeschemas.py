@@ -17,11 +17,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jsonschema_rs
+from typing import TYPE_CHECKING, Any
 
 from kubeprom_build.errors import ConfigError
+
+if TYPE_CHECKING:  # loaded on first use: reading settings or a version must not load it
+    import jsonschema_rs
 from kubeprom_build.validation import schemaerrors
 
 _DEFINITIONS = "_definitions.json"
@@ -75,6 +76,8 @@ class KubeSchemas:
     _compiled: dict[str, jsonschema_rs.Validator] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        import jsonschema_rs
+
         folder = _folder(self.version)
         definitions = json.loads((folder / _DEFINITIONS).read_bytes())
         self._base = str(definitions.get("$id", "https://kubernetes.io/api/_definitions.json"))

@@ -11,11 +11,12 @@ jsonschema-rs also gets a ``mask`` so that even its own text hides values.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
-
-import jsonschema_rs
+from typing import TYPE_CHECKING, Any
 
 from kubeprom_build.validation.findings import Finding, Manifest, json_path
+
+if TYPE_CHECKING:  # loaded on first use: reading settings must not load the validator
+    import jsonschema_rs
 
 #: What jsonschema-rs puts in place of a value in its own messages (never shown by kpb).
 MASK = "***"
@@ -165,6 +166,8 @@ def compile_schema(
     Patterns use Rust's ``regex`` syntax, which like Go's RE2 (what the API server uses)
     accepts inline flags such as ``(?i)`` anywhere; ECMA-262 regexes would refuse them.
     """
+    import jsonschema_rs
+
     return jsonschema_rs.validator_for(
         dict(schema),
         registry=registry,
