@@ -10,7 +10,7 @@ table or the
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,36 +107,20 @@ class EvalFlags:
     variables: tuple[tuple[str, str], ...] = ()  # (flag, argument), in rendering.FLAGS order
 
 
-def _eval_flags(
-    engine: str | None,
-    jpath: list[Path] | None,
-    *,
-    ext_str: list[str] | None,
-    ext_str_file: list[str] | None,
-    ext_code: list[str] | None,
-    ext_code_file: list[str] | None,
-    tla_str: list[str] | None,
-    tla_str_file: list[str] | None,
-    tla_code: list[str] | None,
-    tla_code_file: list[str] | None,
-) -> EvalFlags:
-    """The shared options of ``build`` and ``diff`` as one value.
+def _eval_flags(params: Mapping[str, Any]) -> EvalFlags:
+    """The shared options of ``build`` and ``diff`` (their ``ctx.params``) as one value.
 
+    Both commands declare the ten options with the typed aliases above; click hands their
+    values over by parameter name, so they are read here once instead of passed on by hand.
     Variables are taken flag by flag in :data:`rendering.FLAGS` order, each flag's arguments
     in the order given; that order decides which flag a "NAME already set by" error names.
     """
-    given = {
-        "--ext-str": ext_str,
-        "--ext-str-file": ext_str_file,
-        "--ext-code": ext_code,
-        "--ext-code-file": ext_code_file,
-        "--tla-str": tla_str,
-        "--tla-str-file": tla_str_file,
-        "--tla-code": tla_code,
-        "--tla-code-file": tla_code_file,
-    }
-    variables = tuple((flag, arg) for flag in rendering.FLAGS for arg in given[flag] or ())
-    return EvalFlags(engine, tuple(jpath or ()), variables)
+    variables = tuple(
+        (flag, arg)
+        for flag in rendering.FLAGS
+        for arg in params.get(flag.removeprefix("--").replace("-", "_")) or ()
+    )
+    return EvalFlags(params.get("engine"), tuple(params.get("jpath") or ()), variables)
 
 
 def _request(
@@ -286,18 +270,7 @@ def build_command(
     ] = 0,
 ) -> None:
     """Render environments into manifests (help text: BUILD_HELP)."""
-    evaluation = _eval_flags(
-        engine,
-        jpath,
-        ext_str=ext_str,
-        ext_str_file=ext_str_file,
-        ext_code=ext_code,
-        ext_code_file=ext_code_file,
-        tla_str=tla_str,
-        tla_str_file=tla_str_file,
-        tla_code=tla_code,
-        tla_code_file=tla_code_file,
-    )
+    evaluation = _eval_flags(ctx.params)
     request = _request(ctx, evaluation, check=check, force=force, output=output)
     selected = _select(request.project, envs, all_)
     chosen: dict[str, validation.Options] = {}
@@ -483,18 +456,7 @@ def diff_command(
     tla_code_file: TlaCodeFileOpt = None,
 ) -> None:
     """Diff manifests against a fresh build (help text: DIFF_HELP)."""
-    evaluation = _eval_flags(
-        engine,
-        jpath,
-        ext_str=ext_str,
-        ext_str_file=ext_str_file,
-        ext_code=ext_code,
-        ext_code_file=ext_code_file,
-        tla_str=tla_str,
-        tla_str_file=tla_str_file,
-        tla_code=tla_code,
-        tla_code_file=tla_code_file,
-    )
+    evaluation = _eval_flags(ctx.params)
     request = _request(ctx, evaluation, output=output)
     selected = _select(request.project, envs, all_)
     _require_ready(ctx)
