@@ -217,6 +217,7 @@ NOOP_MODULES = {
         "kubeprom_build",
         "kubeprom_build.cli",
         "kubeprom_build.cli.fastpath",
+        "kubeprom_build.cli.output",
         "kubeprom_build.errors",
         "kubeprom_build.fsutil",
         "kubeprom_build.jsonvalues",

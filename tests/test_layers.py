@@ -78,6 +78,7 @@ LAYERS: dict[str, int] = {
     "project": 10,
     "scaffold": 10,
     # the command line
+    "cli.output": 10,
     "cli.app": 11,
     "cli.complete": 11,
     "cli.fastpath": 11,

@@ -38,6 +38,7 @@ from rich.markup import escape
 
 from kubeprom_build import __version__, fsutil
 from kubeprom_build import project as projects
+from kubeprom_build.cli import output
 from kubeprom_build.errors import (
     EXIT_BUG,
     EXIT_CODES_HELP,
@@ -494,25 +495,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             out.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
             out.flush()
         except OSError as err:  # a full disk, a closed pipe: as rich's own output ends
-            return _stdout_failed(err)
+            return output.stdout_failed(err)
         return code
     finally:
         _invocation.reset(token)
-
-
-def _stdout_failed(err: OSError) -> int:
-    """The ``--json`` document could not be written: end as rich does for everything else
-    (a closed pipe: exit 1, quietly; a full disk: one line), with stdout sent to /dev/null so
-    the flush at exit cannot fail again with a traceback. ``fastpath`` ends the same way."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    with contextlib.suppress(OSError, ValueError):
-        os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-    if err.errno == errno.EPIPE:
-        return 1
-    message = os.strerror(err.errno).lower() if err.errno else "cannot write the output"
-    stderr.print(f"error: {message}", markup=False)
-    return EXIT_INPUT
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ error), returns None and the full command runs from the start: nothing has been 
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -27,7 +26,8 @@ from typing import Any
 
 from kubeprom_build import fsutil, rendering, vendoring
 from kubeprom_build import project as projects
-from kubeprom_build.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK
+from kubeprom_build.cli import output
+from kubeprom_build.errors import EXIT_INTERRUPTED, EXIT_OK
 
 #: Set (to anything) to always run the full command line: for comparing the two.
 DISABLE = "KPB_NO_FASTPATH"
@@ -113,7 +113,7 @@ def answer(argv: Sequence[str]) -> int | None:
             _envelope(line.command, None, EXIT_INTERRUPTED, error)
         return EXIT_INTERRUPTED
     except OSError as err:  # the table or summary could not be written
-        return _output_failed(err)
+        return output.stdout_failed(err)
     if result is None:
         return None
     try:
@@ -121,27 +121,8 @@ def answer(argv: Sequence[str]) -> int | None:
             _envelope(line.command, result)
         sys.stdout.flush()
     except OSError as err:
-        return _output_failed(err)
+        return output.stdout_failed(err)
     return EXIT_OK
-
-
-def _output_failed(err: OSError) -> int:
-    """End as the full command line does when stdout cannot be written: a closed pipe
-    (``kpb build dev | head -0``) quietly with exit 1, as rich does; a full disk or anything
-    else with one error line. stdout then goes to /dev/null, so the flush at exit cannot fail
-    again (with a traceback)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-    finally:
-        os.close(devnull)
-    if err.errno == errno.EPIPE:
-        return 1
-    message = os.strerror(err.errno).lower() if err.errno else "cannot write the output"
-    sys.stderr.write(f"error: {message}\n")
-    return EXIT_INPUT
 
 
 class _Logged(logging.Handler):
