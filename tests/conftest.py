@@ -10,6 +10,7 @@ import pytest
 
 from kubeprom_build.cli import run
 from tests.helpers.gitrepos import World, git_dep, github_world, write_jsonnetfile
+from tests.helpers.projects import LIB_FILES
 
 
 @pytest.fixture(autouse=True)
@@ -63,5 +64,17 @@ def vendored_project(tmp_path: Path, world: World, home: Path) -> Path:
     path.mkdir()
     world.remote("org/good", {"g.libsonnet": "{}\n", "sub/x.libsonnet": "{}\n"})
     write_jsonnetfile(path, [git_dep(World.url("org/good"))])
+    assert run(["-C", str(path), "vendor"]) == 0
+    return path
+
+
+@pytest.fixture
+def lib_project(tmp_path: Path, world: World) -> Path:
+    """A project with ``org/lib`` (``projects.LIB_FILES``, three files in two folders) vendored:
+    the tree the vendor record and its stat fingerprints are tested on."""
+    world.remote("org/lib", dict(LIB_FILES))
+    path = tmp_path / "project"
+    path.mkdir()
+    write_jsonnetfile(path, [git_dep(World.url("org/lib"))])
     assert run(["-C", str(path), "vendor"]) == 0
     return path

@@ -23,10 +23,8 @@ import pytest
 from kubeprom_build import vendoring
 from kubeprom_build.cli import run
 from kubeprom_build.vendoring import checksum
-from tests.helpers.gitrepos import World, git_dep, github_world, write_jsonnetfile
-
-PKG = "vendor/github.com/org/lib"
-FILES = {"a.libsonnet": "{a: 1}\n", "b.libsonnet": "{b: 2}\n", "c/d.libsonnet": "{d: 3}\n"}
+from tests.helpers.projects import LIB_FILES as FILES
+from tests.helpers.projects import LIB_PKG as PKG
 
 #: Paths of regular files the process opened while counting (see the audit hook below).
 _opened: list[str] | None = None
@@ -52,14 +50,8 @@ def opened() -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    world = github_world(tmp_path, monkeypatch)
-    world.remote("org/lib", dict(FILES))
-    project = tmp_path / "project"
-    project.mkdir()
-    write_jsonnetfile(project, [git_dep(World.url("org/lib"))])
-    assert run(["-C", str(project), "vendor"]) == 0
-    return project
+def project(lib_project: Path) -> Path:
+    return lib_project
 
 
 def _record(project: Path) -> dict[str, Any]:

@@ -20,21 +20,13 @@ import pytest
 
 from kubeprom_build.cli import run
 from kubeprom_build.vendoring.checksum import dir_sum
-from tests.helpers.gitrepos import World, git_dep, github_world, snapshot, write_jsonnetfile
-
-PKG = "vendor/github.com/org/lib"
-FILES = {"a.libsonnet": "{a: 1}\n", "b.libsonnet": "{b: 2}\n", "c/d.libsonnet": "{d: 3}\n"}
+from tests.helpers.gitrepos import snapshot
+from tests.helpers.projects import LIB_PKG as PKG
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    world = github_world(tmp_path, monkeypatch)
-    world.remote("org/lib", dict(FILES))
-    project = tmp_path / "project"
-    project.mkdir()
-    write_jsonnetfile(project, [git_dep(World.url("org/lib"))])
-    assert run(["-C", str(project), "vendor"]) == 0
-    return project
+def project(lib_project: Path) -> Path:
+    return lib_project
 
 
 def _rename_keeping_order(pkg: Path) -> str:

@@ -67,6 +67,10 @@ LOCALDEP = """
 }
 """
 
+#: The package conftest's ``lib_project`` vendors, and where it lands.
+LIB_FILES = {"a.libsonnet": "{a: 1}\n", "b.libsonnet": "{b: 2}\n", "c/d.libsonnet": "{d: 3}\n"}
+LIB_PKG = "vendor/github.com/org/lib"
+
 
 def env_source(cluster: str, replicas: int = 2) -> str:
     """An environment file in the style of environments/<env>.jsonnet."""
