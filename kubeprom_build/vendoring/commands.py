@@ -12,7 +12,7 @@ interrupted run leaves the old lock with every package either old or new.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -158,16 +158,17 @@ def _dependency_name(text: str, jf: JsonnetFile, lock: JsonnetFile, project: Pat
     return name
 
 
-def package_names(project: Path) -> list[str]:
-    """Package names jsonnetfile.json and the lock list, sorted; unreadable files add none.
-
-    For shell completion, which must never fail.
-    """
-    names: set[str] = set()
+def _listed(project: Path) -> Iterator[Dependency]:
+    """Every entry of jsonnetfile.json and the lock, for hints and completion: an unreadable
+    or missing file lists nothing instead of failing."""
     for name in (jsonnetfile.FILE, jsonnetfile.LOCK_FILE):
         with contextlib.suppress(KpbError):
-            names.update(jsonnetfile.load(project / name, missing_ok=True).names())
-    return sorted(names)
+            yield from jsonnetfile.load(project / name, missing_ok=True).dependencies
+
+
+def package_names(project: Path) -> list[str]:
+    """Package names jsonnetfile.json and the lock list, sorted (for shell completion)."""
+    return sorted({dep.name for dep in _listed(project)})
 
 
 def empty_jsonnetfile() -> bytes:
@@ -176,21 +177,11 @@ def empty_jsonnetfile() -> bytes:
 
 
 def declared_names(project: Path) -> frozenset[str] | None:
-    """Package and legacy names jsonnetfile.json and the lock list; None when neither exists.
-
-    For error hints only, so an unreadable file contributes nothing instead of failing.
-    """
+    """Package and legacy names jsonnetfile.json and the lock list (for error hints); None
+    when neither file exists."""
     if not any((project / name).is_file() for name in (jsonnetfile.FILE, jsonnetfile.LOCK_FILE)):
         return None
-    names: set[str] = set()
-    for name in (jsonnetfile.LOCK_FILE, jsonnetfile.FILE):
-        try:
-            listed = jsonnetfile.load(project / name, missing_ok=True)
-        except KpbError:
-            continue
-        for dep in listed.dependencies:
-            names.update(n for n in (dep.name, dep.legacy_name) if n)
-    return frozenset(names)
+    return frozenset(n for dep in _listed(project) for n in (dep.name, dep.legacy_name) if n)
 
 
 def _load(opts: Options) -> tuple[JsonnetFile, JsonnetFile]:
