@@ -222,3 +222,25 @@ def test_the_cli_loads_no_schema_library_until_it_validates() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "[]"
+
+
+@pytest.mark.parametrize("link", ["manifests", "manifests/dev"])
+def test_a_committed_output_link_is_refused_not_read(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], link: str
+) -> None:
+    """``manifests -> /elsewhere`` (or ``manifests/dev``) must not make kpb read outside the
+    project: the output directory is checked component by component, as the build does."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "dev").mkdir(parents=True)
+    (elsewhere / "dev" / "x.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\ndata: {{k: {SECRET}}}\n"
+    )
+    target = elsewhere if link == "manifests" else elsewhere / "dev"
+    if link != "manifests":
+        (project / "manifests").mkdir(exist_ok=True)
+    (project / link).symlink_to(target, target_is_directory=True)
+    capsys.readouterr()
+    assert run(["-C", str(project), "validate", "dev"]) == 3
+    out, err = capsys.readouterr()
+    assert out == "" and f"{link}/ is a symlink" in err and SECRET not in err
+    assert "objects" not in err  # nothing was read, so nothing was counted

@@ -138,9 +138,11 @@ def crd_dirs(given: list[Path] | None) -> tuple[Path, ...]:
 
 
 def _output_dir(request: rendering.BuildRequest, env: str) -> Path:
-    label = rendering.output_label(request, env)
-    folder = Path(label) if Path(label).is_absolute() else request.project / label
-    if not folder.is_dir() or folder.is_symlink():
+    """The directory a build of ``env`` writes, checked as the build checks it (no link on
+    the way: a committed ``manifests -> /elsewhere`` is refused, not read)."""
+    folder = rendering.output_dir(request, env, create=False)
+    if not folder.is_dir():
+        label = rendering.output_label(request, env)
         raise ConfigError(f"{label}/ does not exist: run 'kpb build {env}' first")
     return folder
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         diff_environment,
         environment_name,
         environments,
+        output_dir,
         output_label,
         unchanged_environments,
     )
@@ -43,6 +44,7 @@ __all__ = [
     "diff_environment",
     "environment_name",
     "environments",
+    "output_dir",
     "output_label",
     "parse_variables",
     "unchanged_environments",

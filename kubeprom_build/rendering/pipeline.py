@@ -248,7 +248,7 @@ def output_label(request: BuildRequest, env: str) -> str:
     return str(folder)
 
 
-def _output_dir(request: BuildRequest, env: str, *, create: bool) -> Path:
+def output_dir(request: BuildRequest, env: str, *, create: bool) -> Path:
     """Where ``env``'s manifests go, once every directory on the way is a real directory.
 
     ``create`` makes the parent (``manifests/`` or ``--output``); publishing makes ``<env>``
@@ -493,7 +493,7 @@ def _build_steps(
 
     1. its file was found by :func:`build`, for every environment before any is evaluated.
     """
-    target = _output_dir(request, env.name, create=False)  # refused before .kpb/ is created
+    target = output_dir(request, env.name, create=False)  # refused before .kpb/ is created
     state = fsutil.state_dir(request.project, create=not request.check)
     with _output_lock(request, env.name, state):
         # 2. skip when the stamp proves the output current
@@ -512,7 +512,7 @@ def _build_steps(
         if request.check:
             return manifests.compare(target, rendered.files), False, gated
         buildstate.forget(state, env.name)
-        diff = manifests.publish(_output_dir(request, env.name, create=True), rendered.files)
+        diff = manifests.publish(output_dir(request, env.name, create=True), rendered.files)
         # 7. record the stamp
         try:
             buildstate.save(state, env.name, rendered.stamp)
@@ -639,7 +639,7 @@ def diff_environment(request: BuildRequest, env: str) -> str:
     engine = get_engine(request.engine)
     _check_project_dirs(request)
     found = _find(request.project, env)
-    target = _output_dir(request, env, create=False)
+    target = output_dir(request, env, create=False)
     rendered = _render_interruptibly(request, found, engine)
     diff = manifests.unified_diff(target, rendered.files, output_label(request, env))
     return request.variables.redactor().redact(diff)  # a Secret's lines hold its value
@@ -680,7 +680,7 @@ def unchanged_environments(
 
 def _unchanged_now(request: BuildRequest, env: str, engine: Engine) -> manifests.TreeDiff | None:
     """Step 2 of :func:`_build_steps` without waiting for a lock or creating ``.kpb/``."""
-    target = _output_dir(request, env, create=False)
+    target = output_dir(request, env, create=False)
     state = fsutil.state_dir(request.project, create=False)
     if request.check:  # reads only, like the real check
         return _unchanged_since_stamp(request, env, engine, state, target)
